@@ -1,0 +1,15 @@
+//! hrsync-actors: everything that runs under supervision.
+//!
+//! Per tenant: `TenantSupervisor` spawns `Fetcher → Mapper → Writer` and a `Notifier`; the
+//! root `Supervisor` spawns and watches one `TenantSupervisor` per tenant. The UKG client, the
+//! SCIM client, the mapping and the store live here too; the binary (`src/`) only turns the
+//! config file into [`spec`] values and wires the HTTP face.
+
+pub mod error;
+pub mod mapping;
+pub mod model;
+pub mod scim;
+pub mod spec;
+pub mod store;
+pub mod ukg;
+pub mod upstream;

@@ -1,0 +1,192 @@
+//! The data that flows between the actors: employees read from UKG, the users hrsync wants
+//! in the app, the plan for one page, and run summaries.
+//!
+//! An [`Employee`] holds only what the sync needs: sensitive HR fields (SSN, birth date,
+//! home address) are never deserialized, so they cannot be stored, logged or sent.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::EmployeeState;
+
+/// One employee as read from UKG: employment-details joined with demographic details on
+/// (company id, employee id), with lookups resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Employee {
+    pub company_id: String,
+    /// UKG's employee id: the stable key, and the user's `externalId` in the app.
+    pub employee_id: String,
+    /// Zero-padded, kept as text.
+    pub employee_number: Option<String>,
+    pub first_name: Option<String>,
+    pub preferred_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Work email (demographics `emailAddress`).
+    pub email: Option<String>,
+    /// Job title, falling back to the job description and then to the jobs lookup.
+    pub job_title: Option<String>,
+    /// The configured org level's description (code when the lookup has none).
+    pub department: Option<String>,
+    pub work_location: Option<String>,
+    /// Tenant-defined status code: `A` active, `L` leave, `T` terminated.
+    pub status: String,
+    pub termination_date: Option<NaiveDate>,
+    /// The manager's UKG employee id.
+    pub supervisor_id: Option<String>,
+}
+
+/// The user hrsync wants the app to hold for one employee (the mapping's output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppUser {
+    pub external_id: String,
+    pub user_name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub display_name: String,
+    pub email: String,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub employee_number: Option<String>,
+    pub location: Option<String>,
+    pub active: bool,
+    /// The manager's UKG employee id (resolved to an app id at write time).
+    pub manager_external_id: Option<String>,
+}
+
+/// What the writer must do for one employee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// New to hrsync: look up by externalId (adopt) or create.
+    Create,
+    /// Known and changed: replace the user's attributes.
+    Update { app_id: String },
+    /// Terminated: PATCH `active=false`.
+    Deactivate { app_id: String },
+    /// Inactive in the app, active again in UKG (rehire): replace with `active=true`.
+    Reactivate { app_id: String },
+    /// Attributes unchanged; only the manager link differs.
+    LinkManager { app_id: String },
+}
+
+/// One planned change.
+#[derive(Debug, Clone)]
+pub struct PlanItem {
+    pub user: AppUser,
+    /// Content hash of `user` without its manager (see `mapping::content_hash`).
+    pub hash: String,
+    pub action: Action,
+    /// What the store held before this run, if anything.
+    pub prior: Option<EmployeeState>,
+}
+
+/// An employee that could not be synced, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFailure {
+    pub employee_id: String,
+    pub reason: String,
+}
+
+/// Identifies one run of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCtx {
+    pub tenant: String,
+    pub run_id: u64,
+    pub started_at: DateTime<Utc>,
+    /// Pipeline generation that runs it (stale generations are ignored).
+    pub generation: u64,
+}
+
+/// One page of the roster, joined, on its way to the mapper.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub run: RunCtx,
+    /// 1-based index of this employment-details page in the run.
+    pub index: u32,
+    /// True when this is the last page of the roster.
+    pub last: bool,
+    pub employees: Vec<Employee>,
+}
+
+/// What the mapper decided for one page.
+#[derive(Debug, Clone)]
+pub struct PagePlan {
+    pub run: RunCtx,
+    pub index: u32,
+    pub last: bool,
+    pub items: Vec<PlanItem>,
+    /// Employees read and found unchanged.
+    pub unchanged: u64,
+    /// Employees set aside by the mapper.
+    pub failures: Vec<RecordFailure>,
+}
+
+/// Counts of what a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: u64,
+    /// Existing app users taken over (matched by externalId) instead of created.
+    pub adopted: u64,
+    pub updated: u64,
+    pub deactivated: u64,
+    pub reactivated: u64,
+    pub managers_linked: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+}
+
+impl Counts {
+    /// Adds another page's counts to these.
+    pub fn add(&mut self, o: &Counts) {
+        self.created += o.created;
+        self.adopted += o.adopted;
+        self.updated += o.updated;
+        self.deactivated += o.deactivated;
+        self.reactivated += o.reactivated;
+        self.managers_linked += o.managers_linked;
+        self.unchanged += o.unchanged;
+        self.failed += o.failed;
+    }
+
+    /// Number of writes these counts represent.
+    pub fn writes(&self) -> u64 {
+        self.created
+            + self.adopted
+            + self.updated
+            + self.deactivated
+            + self.reactivated
+            + self.managers_linked
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every record applied.
+    Ok,
+    /// Completed, with some records set aside.
+    CompletedWithFailures,
+    /// Could not complete; the reason is in `error`.
+    Failed,
+}
+
+/// The record of one run, kept in the store and shown in status and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub tenant: String,
+    pub run_id: u64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub counts: Counts,
+    /// Per-record failures (at most the first 1,000; `counts.failed` has the total).
+    pub failures: Vec<RecordFailure>,
+    /// Why the run could not complete (one line).
+    pub error: Option<String>,
+    pub pages: u32,
+    pub ukg_requests: u64,
+    pub scim_requests: u64,
+}
+
+/// Most per-record failures kept in one summary.
+pub const MAX_FAILURES_KEPT: usize = 1000;

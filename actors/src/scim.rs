@@ -1,0 +1,314 @@
+//! The SCIM 2.0 client: look up, create, replace and patch Users with a bearer token.
+//!
+//! Users are keyed by `externalId` (the UKG employee id); hrsync never deletes. Requests are
+//! rate-limited and retried like UKG's (429 with `Retry-After`, 5xx, transport errors).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use crate::error::ScimError;
+use crate::model::AppUser;
+use crate::spec::ScimSpec;
+use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
+
+const MAX_BODY: usize = 16 * 1024 * 1024;
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+const SCIM_JSON: &str = "application/scim+json";
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// What hrsync reads back about an app user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteUser {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub user_name: String,
+    pub active: bool,
+}
+
+/// A client for one tenant's SCIM API.
+#[derive(Clone)]
+pub struct ScimClient {
+    http: reqwest::Client,
+    base_url: String,
+    spec: ScimSpec,
+    limiter: Arc<Limiter>,
+    counters: Arc<Counters>,
+    policy: RetryPolicy,
+}
+
+impl ScimClient {
+    pub fn new(spec: ScimSpec, limiter: Arc<Limiter>, counters: Arc<Counters>) -> Self {
+        ScimClient {
+            http: upstream::http_client(spec.timeout),
+            base_url: spec.base_url.trim_end_matches('/').to_string(),
+            spec,
+            limiter,
+            counters,
+            policy: RetryPolicy::default(),
+        }
+    }
+
+    /// Replaces the retry policy (tests use short delays).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Finds the user whose `externalId` is `external_id`.
+    pub async fn find_by_external_id(&self, external_id: &str) -> Result<Option<RemoteUser>, ScimError> {
+        self.find("externalId", external_id).await
+    }
+
+    /// Finds the user whose `userName` is `user_name` (SCIM compares it case-insensitively).
+    pub async fn find_by_user_name(&self, user_name: &str) -> Result<Option<RemoteUser>, ScimError> {
+        self.find("userName", user_name).await
+    }
+
+    async fn find(&self, attribute: &str, value: &str) -> Result<Option<RemoteUser>, ScimError> {
+        let filter = format!("{attribute} eq \"{}\"", escape_filter(value));
+        let body = self
+            .call(reqwest::Method::GET, "/Users", Some(&[("filter", filter)]), None)
+            .await?;
+        let resources = body
+            .get("Resources")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // Servers may ignore or loosen the filter: check the attribute ourselves.
+        let wanted = |u: &RemoteUser| match attribute {
+            "externalId" => u.external_id.as_deref() == Some(value),
+            _ => u.user_name.eq_ignore_ascii_case(value),
+        };
+        Ok(resources.iter().filter_map(remote_user).find(wanted))
+    }
+
+    /// Creates the user; returns the app's id. A duplicate userName is [`ScimError::Conflict`].
+    pub async fn create(&self, user: &AppUser, manager_id: Option<&str>) -> Result<String, ScimError> {
+        let body = self
+            .call(reqwest::Method::POST, "/Users", None, Some(user_resource(user, manager_id)))
+            .await?;
+        body.get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ScimError::Malformed {
+                path: "/Users".to_string(),
+                detail: "created user has no id".to_string(),
+            })
+    }
+
+    /// Replaces the user's attributes (PUT).
+    pub async fn replace(&self, id: &str, user: &AppUser, manager_id: Option<&str>) -> Result<(), ScimError> {
+        let path = format!("/Users/{}", path_segment(id));
+        self.call(reqwest::Method::PUT, &path, None, Some(user_resource(user, manager_id)))
+            .await
+            .map(drop)
+    }
+
+    /// Sets `active` (PATCH replace, a JSON boolean).
+    pub async fn set_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
+        self.patch(id, json!([{"op": "replace", "path": "active", "value": active}]))
+            .await
+    }
+
+    /// Points the user's enterprise `manager` at another app user.
+    pub async fn set_manager(&self, id: &str, manager_id: &str) -> Result<(), ScimError> {
+        self.patch(
+            id,
+            json!([{"op": "replace", "path": format!("{ENTERPRISE_SCHEMA}:manager"), "value": {"value": manager_id}}]),
+        )
+        .await
+    }
+
+    async fn patch(&self, id: &str, operations: Value) -> Result<(), ScimError> {
+        let path = format!("/Users/{}", path_segment(id));
+        let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
+        self.call(reqwest::Method::PATCH, &path, None, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// One SCIM call with retries; returns the parsed body (`Null` for 204).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: Option<&[(&str, String)]>,
+        body: Option<Value>,
+    ) -> Result<Value, ScimError> {
+        let url = format!("{}{}", self.base_url, path);
+        upstream::with_retries(&self.policy, &self.counters, |_| {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(self.spec.token.expose_secret())
+                .header(reqwest::header::ACCEPT, SCIM_JSON);
+            if let Some(q) = query {
+                request = request.query(q);
+            }
+            if let Some(b) = &body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
+                    .body(b.to_string());
+            }
+            async move { self.interpret(path, upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await) }
+        })
+        .await
+    }
+
+    fn interpret(&self, path: &str, sent: Result<upstream::Reply, SendError>) -> Attempt<Value, ScimError> {
+        let reply = match sent {
+            Ok(r) => r,
+            Err(SendError::Transport(detail)) => {
+                return Attempt::Retry { error: ScimError::Unreachable(detail), after: None }
+            }
+            Err(SendError::TooLarge(max)) => {
+                return Attempt::Fail(ScimError::Malformed {
+                    path: path.to_string(),
+                    detail: format!("response larger than {max} bytes"),
+                })
+            }
+        };
+        let path = path.to_string();
+        match reply.status {
+            200..=299 => {
+                if reply.body.iter().all(u8::is_ascii_whitespace) {
+                    return Attempt::Done(Value::Null);
+                }
+                match serde_json::from_slice(&reply.body) {
+                    Ok(v) => Attempt::Done(v),
+                    Err(e) => Attempt::Retry {
+                        error: ScimError::Malformed { path, detail: format!("invalid JSON ({e})") },
+                        after: None,
+                    },
+                }
+            }
+            401 => Attempt::Fail(ScimError::Unauthorized),
+            404 if path == "/Users" => Attempt::Fail(ScimError::NotFound { path }),
+            409 => Attempt::Fail(ScimError::Conflict),
+            429 => {
+                self.counters.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Attempt::Retry {
+                    error: ScimError::Throttled { path, attempts: self.policy.max_attempts },
+                    after: upstream::retry_after(&reply.headers, RETRY_AFTER_CAP),
+                }
+            }
+            status => {
+                let error = ScimError::Status { path, status, detail: scim_detail(&reply.body) };
+                if error.is_retryable() {
+                    Attempt::Retry { error, after: None }
+                } else {
+                    Attempt::Fail(error)
+                }
+            }
+        }
+    }
+}
+
+/// The SCIM User resource for `user`, with its manager's app id when known.
+pub fn user_resource(user: &AppUser, manager_id: Option<&str>) -> Value {
+    let mut enterprise = serde_json::Map::new();
+    if let Some(n) = &user.employee_number {
+        enterprise.insert("employeeNumber".into(), json!(n));
+    }
+    if let Some(d) = &user.department {
+        enterprise.insert("department".into(), json!(d));
+    }
+    if let Some(m) = manager_id {
+        enterprise.insert("manager".into(), json!({"value": m}));
+    }
+    let mut resource = json!({
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        "externalId": user.external_id,
+        "userName": user.user_name,
+        "name": {"givenName": user.given_name, "familyName": user.family_name},
+        "displayName": user.display_name,
+        "emails": [{"value": user.email, "type": "work", "primary": true}],
+        "active": user.active,
+        ENTERPRISE_SCHEMA: enterprise,
+    });
+    if let Some(t) = &user.title {
+        resource["title"] = json!(t);
+    }
+    if let Some(l) = &user.location {
+        resource["addresses"] = json!([{"type": "work", "formatted": l, "primary": true}]);
+    }
+    resource
+}
+
+fn remote_user(v: &Value) -> Option<RemoteUser> {
+    Some(RemoteUser {
+        id: v.get("id")?.as_str()?.to_string(),
+        external_id: v.get("externalId").and_then(Value::as_str).map(str::to_string),
+        user_name: v.get("userName").and_then(Value::as_str).unwrap_or_default().to_string(),
+        active: v.get("active").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+/// Escapes a value for a quoted SCIM filter string.
+fn escape_filter(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Percent-encodes an app id for use as one path segment.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// The `detail` (and `scimType`) of a SCIM error body, or a short excerpt.
+fn scim_detail(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let detail = v.get("detail").and_then(Value::as_str).unwrap_or("no detail");
+            match v.get("scimType").and_then(Value::as_str) {
+                Some(t) => format!("{detail} (scimType {t})"),
+                None => detail.to_string(),
+            }
+        }
+        Err(_) => upstream::body_excerpt(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_values_are_escaped() {
+        assert_eq!(escape_filter(r#"a"b\c"#), r#"a\"b\\c"#);
+    }
+
+    #[test]
+    fn resource_carries_enterprise_fields_and_manager() {
+        let user = AppUser {
+            external_id: "E1".into(),
+            user_name: "ana@x.example".into(),
+            given_name: "Ana".into(),
+            family_name: "Ruiz".into(),
+            display_name: "Ana Ruiz".into(),
+            email: "ana@x.example".into(),
+            title: Some("CFO".into()),
+            department: Some("Finance".into()),
+            employee_number: Some("000123".into()),
+            location: None,
+            active: true,
+            manager_external_id: Some("E0".into()),
+        };
+        let r = user_resource(&user, Some("app-7"));
+        assert_eq!(r["externalId"], "E1");
+        assert_eq!(r[ENTERPRISE_SCHEMA]["employeeNumber"], "000123");
+        assert_eq!(r[ENTERPRISE_SCHEMA]["manager"]["value"], "app-7");
+        assert_eq!(r["emails"][0]["type"], "work");
+        assert!(r.get("addresses").is_none());
+    }
+}

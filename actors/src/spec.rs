@@ -1,0 +1,90 @@
+//! Validated, ready-to-use settings for one tenant and for the mailer.
+//!
+//! These are what the actors consume. They are built by the binary from the config file
+//! (`src/config.rs`), which owns the file format, its defaults and its error messages; the
+//! actors never see TOML. Secrets are held as [`SecretString`] so they cannot reach a log,
+//! an error or a `Debug` print by accident.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// Everything hrsync needs to sync one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    /// Tenant id: `[a-z0-9-]+`, unique in the process. Names actors and store trees.
+    pub id: String,
+    /// Interval between scheduled runs (the first run starts when the service starts).
+    pub schedule: Duration,
+    /// Who is emailed when a run needs a person.
+    pub technical_contact: String,
+    /// Where the roster is read from.
+    pub ukg: UkgSpec,
+    /// Where users are written to.
+    pub scim: ScimSpec,
+}
+
+/// How to reach one tenant's UKG Pro REST API.
+#[derive(Debug, Clone)]
+pub struct UkgSpec {
+    /// Scheme and host only, e.g. `https://service4.ultipro.com` (no trailing slash, no path).
+    pub base_url: String,
+    /// Web service account user name (not a secret; sent in Basic auth).
+    pub username: String,
+    /// Web service account password.
+    pub password: SecretString,
+    /// The Customer API Key, sent as `US-Customer-Api-Key`.
+    pub api_key: SecretString,
+    /// Optional per-account User API Key, sent as `x-api-key` only when set.
+    pub user_api_key: Option<SecretString>,
+    /// Records per page (`per_Page`), 1..=10000.
+    pub page_size: u32,
+    /// Request budget towards UKG for this tenant.
+    pub requests_per_second: u32,
+    /// Extra requests allowed in a burst (defaults to `requests_per_second`).
+    pub burst: Option<u32>,
+    /// Which org level (1..=4) is the department.
+    pub department_org_level: u8,
+    /// Total timeout of one request (big pages can be slow).
+    pub timeout: Duration,
+}
+
+/// How to reach one tenant's app through SCIM 2.0.
+#[derive(Debug, Clone)]
+pub struct ScimSpec {
+    /// Base URL of the SCIM service, e.g. `https://app.example.com/scim/v2` (no trailing slash).
+    pub base_url: String,
+    /// Bearer token.
+    pub token: SecretString,
+    /// Request budget towards the app for this tenant.
+    pub requests_per_second: u32,
+    /// Extra requests allowed in a burst (defaults to `requests_per_second`).
+    pub burst: Option<u32>,
+    /// How many writes may be in flight at once for this tenant.
+    pub concurrency: usize,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+}
+
+/// How the notifier reaches its SMTP server.
+#[derive(Debug, Clone)]
+pub struct SmtpSpec {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// The `From:` address of every email.
+    pub from: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+/// Transport security towards the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: accepted only towards a loopback host.
+    None,
+}

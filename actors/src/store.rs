@@ -1,0 +1,338 @@
+//! Durable progress, in sled: per tenant, what was applied to the app for each employee,
+//! the cursor of the current run, and the summaries of past runs.
+//!
+//! One `sled::Db` per process ([`Store`]); per tenant three trees: `{tenant}/employees`
+//! (employee id → [`EmployeeState`]), `{tenant}/meta` (cursor, generation) and
+//! `{tenant}/runs` (run id → [`RunSummary`]). Values are JSON. The actors see a
+//! [`ProgressStore`] trait object, so another backend (e.g. PostgreSQL with leases) can
+//! replace sled when tenants outgrow one machine.
+//!
+//! Invariants: an employee's state is written only after the app confirmed the change; the
+//! cursor only moves forward, one page at a time, and a commit that would move it backwards
+//! or overlap committed work is refused ([`StoreError::CursorRegression`]).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+
+use crate::error::StoreError;
+use crate::model::{Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
+
+/// What hrsync last applied to the app for one employee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeState {
+    /// The app's id of the user.
+    pub app_id: String,
+    /// `mapping::content_hash` of the attributes last applied.
+    pub hash: String,
+    /// Whether the user is active in the app.
+    pub active: bool,
+    /// The manager's UKG employee id as linked in the app (None: no link).
+    pub manager: Option<String>,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// Where the current (or last) run stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub run_id: u64,
+    pub started_at: DateTime<Utc>,
+    /// Employment-details pages fully applied in this run.
+    pub pages_committed: u32,
+    /// The run read its last page and finished.
+    pub complete: bool,
+    /// What the committed pages did.
+    pub counts: Counts,
+    pub failures: Vec<RecordFailure>,
+}
+
+/// The progress store of one tenant.
+pub trait ProgressStore: Send + Sync {
+    /// The applied state of one employee.
+    fn employee(&self, employee_id: &str) -> Result<Option<EmployeeState>, StoreError>;
+    /// Records what the app confirmed for one employee.
+    fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError>;
+    /// Number of employees with applied state.
+    fn employee_count(&self) -> usize;
+    /// The cursor, if any run ever started.
+    fn cursor(&self) -> Result<Option<Cursor>, StoreError>;
+    /// Resumes the incomplete run, or starts run `last + 1` at page 0.
+    fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError>;
+    /// Marks page `page` of run `run_id` applied, adding its counts and failures, in one
+    /// transaction. Refuses anything but the next page of the current run.
+    fn commit_page(
+        &self,
+        run_id: u64,
+        page: u32,
+        counts: &Counts,
+        failures: &[RecordFailure],
+    ) -> Result<Cursor, StoreError>;
+    /// Closes the run: cursor complete and summary stored, in one transaction.
+    fn finish_run(&self, summary: &RunSummary) -> Result<(), StoreError>;
+    /// The most recent run summaries, newest first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
+    /// Increments and returns the pipeline generation (fences out stale actors).
+    fn next_generation(&self) -> Result<u64, StoreError>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+/// The process's one database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`. Fails if another process holds it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store {
+            db: sled::Config::new().path(dir).open()?,
+        })
+    }
+
+    /// A temporary database (deleted on drop), for tests and `hrsync demo`.
+    pub fn temporary() -> Result<Store, StoreError> {
+        Ok(Store {
+            db: sled::Config::new().temporary(true).open()?,
+        })
+    }
+
+    /// The progress store of one tenant.
+    pub fn tenant(&self, tenant: &str) -> Result<Arc<dyn ProgressStore>, StoreError> {
+        Ok(Arc::new(SledTenant {
+            db: self.db.clone(),
+            employees: self.db.open_tree(format!("{tenant}/employees"))?,
+            meta: self.db.open_tree(format!("{tenant}/meta"))?,
+            runs: self.db.open_tree(format!("{tenant}/runs"))?,
+        }))
+    }
+
+    /// Flushes everything to disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+struct SledTenant {
+    db: sled::Db,
+    employees: sled::Tree,
+    meta: sled::Tree,
+    runs: sled::Tree,
+}
+
+const CURSOR: &[u8] = b"cursor";
+const GENERATION: &[u8] = b"generation";
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Our own plain data types always serialise.
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl ProgressStore for SledTenant {
+    fn employee(&self, employee_id: &str) -> Result<Option<EmployeeState>, StoreError> {
+        self.employees
+            .get(employee_id.as_bytes())?
+            .map(|v| decode(employee_id.as_bytes(), &v))
+            .transpose()
+    }
+
+    fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError> {
+        self.employees.insert(employee_id.as_bytes(), encode(state))?;
+        Ok(())
+    }
+
+    fn employee_count(&self) -> usize {
+        self.employees.len()
+    }
+
+    fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        self.meta
+            .get(CURSOR)?
+            .map(|v| decode(CURSOR, &v))
+            .transpose()
+    }
+
+    fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError> {
+        let cursor = self.meta.transaction(|meta| {
+            let current: Option<Cursor> = match meta.get(CURSOR)? {
+                Some(v) => Some(decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?),
+                None => None,
+            };
+            let next = match current {
+                Some(c) if !c.complete => c,
+                other => Cursor {
+                    run_id: other.map_or(1, |c| c.run_id + 1),
+                    started_at: now,
+                    pages_committed: 0,
+                    complete: false,
+                    counts: Counts::default(),
+                    failures: Vec::new(),
+                },
+            };
+            meta.insert(CURSOR, encode(&next))?;
+            Ok(next)
+        })?;
+        Ok(cursor)
+    }
+
+    fn commit_page(
+        &self,
+        run_id: u64,
+        page: u32,
+        counts: &Counts,
+        failures: &[RecordFailure],
+    ) -> Result<Cursor, StoreError> {
+        let cursor = self.meta.transaction(|meta| {
+            let current: Cursor = match meta.get(CURSOR)? {
+                Some(v) => decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?,
+                None => {
+                    return Err(ConflictableTransactionError::Abort(StoreError::CursorRegression {
+                        run: run_id,
+                        page,
+                        committed_run: 0,
+                        committed_page: 0,
+                    }))
+                }
+            };
+            if current.run_id != run_id || current.complete || page != current.pages_committed + 1 {
+                return Err(ConflictableTransactionError::Abort(StoreError::CursorRegression {
+                    run: run_id,
+                    page,
+                    committed_run: current.run_id,
+                    committed_page: current.pages_committed,
+                }));
+            }
+            let mut next = current;
+            next.pages_committed = page;
+            next.counts.add(counts);
+            let room = MAX_FAILURES_KEPT.saturating_sub(next.failures.len());
+            next.failures.extend(failures.iter().take(room).cloned());
+            meta.insert(CURSOR, encode(&next))?;
+            Ok(next)
+        })?;
+        Ok(cursor)
+    }
+
+    fn finish_run(&self, summary: &RunSummary) -> Result<(), StoreError> {
+        use sled::Transactional;
+        (&self.meta, &self.runs).transaction(|(meta, runs)| {
+            if let Some(v) = meta.get(CURSOR)? {
+                let mut c: Cursor = decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?;
+                if c.run_id == summary.run_id {
+                    c.complete = true;
+                    meta.insert(CURSOR, encode(&c))?;
+                }
+            }
+            runs.insert(&summary.run_id.to_be_bytes(), encode(summary))?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+        self.runs
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    fn next_generation(&self) -> Result<u64, StoreError> {
+        let v = self.meta.update_and_fetch(GENERATION, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(1, u64::from_be_bytes))
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.db.flush_async().await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(run_id: u64) -> RunSummary {
+        RunSummary {
+            tenant: "t".into(),
+            run_id,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            outcome: crate::model::Outcome::Ok,
+            counts: Counts::default(),
+            failures: vec![],
+            error: None,
+            pages: 1,
+            ukg_requests: 2,
+            scim_requests: 0,
+        }
+    }
+
+    #[test]
+    fn cursor_moves_forward_one_page_at_a_time() {
+        let store = Store::temporary().unwrap();
+        let t = store.tenant("t").unwrap();
+        let c = t.begin_run(Utc::now()).unwrap();
+        assert_eq!((c.run_id, c.pages_committed), (1, 0));
+        let counts = Counts { created: 3, ..Counts::default() };
+        t.commit_page(1, 1, &counts, &[]).unwrap();
+        // Replaying page 1, skipping to page 3, or committing another run: refused.
+        assert!(matches!(t.commit_page(1, 1, &counts, &[]), Err(StoreError::CursorRegression { .. })));
+        assert!(matches!(t.commit_page(1, 3, &counts, &[]), Err(StoreError::CursorRegression { .. })));
+        assert!(matches!(t.commit_page(2, 1, &counts, &[]), Err(StoreError::CursorRegression { .. })));
+        let c = t.commit_page(1, 2, &counts, &[]).unwrap();
+        assert_eq!(c.counts.created, 6);
+        // An incomplete run is resumed, not restarted.
+        assert_eq!(t.begin_run(Utc::now()).unwrap().pages_committed, 2);
+        t.finish_run(&summary(1)).unwrap();
+        let c = t.begin_run(Utc::now()).unwrap();
+        assert_eq!((c.run_id, c.pages_committed), (2, 0));
+        assert_eq!(t.runs(10).unwrap()[0].run_id, 1);
+    }
+
+    #[test]
+    fn tenants_are_separate_and_generations_grow() {
+        let store = Store::temporary().unwrap();
+        let a = store.tenant("a").unwrap();
+        let b = store.tenant("b").unwrap();
+        let s = EmployeeState {
+            app_id: "x".into(),
+            hash: "h".into(),
+            active: true,
+            manager: None,
+            applied_at: Utc::now(),
+        };
+        a.put_employee("E1", &s).unwrap();
+        assert_eq!(a.employee("E1").unwrap(), Some(s));
+        assert_eq!(b.employee("E1").unwrap(), None);
+        assert_eq!(a.next_generation().unwrap(), 1);
+        assert_eq!(a.next_generation().unwrap(), 2);
+        assert_eq!(b.next_generation().unwrap(), 1);
+    }
+}

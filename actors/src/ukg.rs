@@ -1,0 +1,510 @@
+//! The UKG Pro REST client: Basic auth of the web service account plus the Customer API
+//! Key, paged list reads, tolerant deserialization of UKG's inconsistent shapes.
+//!
+//! Field casing differs by endpoint (`employeeID` vs `employeeId`), empties are `null` or
+//! `""`, numbers come as zero-padded strings, dates in several formats. Rows are read with
+//! aliases and empty→None; fields hrsync does not need (SSN, birth date, addresses) are not
+//! deserialized at all.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::UkgError;
+use crate::model::Employee;
+use crate::spec::UkgSpec;
+use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
+
+/// Largest response body accepted (a 10,000-record page is ~10 MB).
+const MAX_BODY: usize = 128 * 1024 * 1024;
+/// Longest `Retry-After` honoured.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+
+pub const EMPLOYMENT_DETAILS: &str = "/personnel/v1/employment-details";
+pub const DEMOGRAPHIC_DETAILS: &str = "/personnel/v1/employee-demographic-details";
+pub const ORG_LEVELS: &str = "/configuration/v1/org-levels";
+pub const JOBS: &str = "/configuration/v1/jobs";
+
+/// A client for one tenant's UKG Pro API.
+#[derive(Clone)]
+pub struct UkgClient {
+    http: reqwest::Client,
+    spec: UkgSpec,
+    limiter: Arc<Limiter>,
+    counters: Arc<Counters>,
+    policy: RetryPolicy,
+}
+
+impl UkgClient {
+    /// `limiter` and `counters` are owned by the tenant supervisor so that they outlive
+    /// restarts of the actors using this client.
+    pub fn new(spec: UkgSpec, limiter: Arc<Limiter>, counters: Arc<Counters>) -> Self {
+        UkgClient {
+            http: upstream::http_client(spec.timeout),
+            spec,
+            limiter,
+            counters,
+            policy: RetryPolicy::default(),
+        }
+    }
+
+    /// Replaces the retry policy (tests use short delays).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.spec.page_size
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Reads one page of a paged list endpoint.
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        page: u32,
+    ) -> Result<Vec<T>, UkgError> {
+        let query = [
+            ("page", page.to_string()),
+            ("per_Page", self.spec.page_size.to_string()),
+        ];
+        self.get_list(path, &query).await
+    }
+
+    /// Reads every page of a paged list endpoint (a short or empty page ends it).
+    pub async fn all_pages<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, UkgError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let rows: Vec<T> = self.page(path, page).await?;
+            let n = rows.len();
+            out.extend(rows);
+            if n < self.spec.page_size as usize {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// Reads an unpaged lookup list.
+    pub async fn lookup<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, UkgError> {
+        self.get_list(path, &[]).await
+    }
+
+    async fn get_list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, UkgError> {
+        let url = format!("{}{}", self.spec.base_url, path);
+        upstream::with_retries(&self.policy, &self.counters, |_| {
+            let mut request = self
+                .http
+                .get(&url)
+                .query(query)
+                .basic_auth(&self.spec.username, Some(self.spec.password.expose_secret()))
+                .header("US-Customer-Api-Key", self.spec.api_key.expose_secret())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(key) = &self.spec.user_api_key {
+                request = request.header("x-api-key", key.expose_secret());
+            }
+            async move { self.interpret(path, upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await) }
+        })
+        .await
+    }
+
+    fn interpret<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        sent: Result<upstream::Reply, SendError>,
+    ) -> Attempt<Vec<T>, UkgError> {
+        let reply = match sent {
+            Ok(r) => r,
+            Err(SendError::Transport(detail)) => {
+                return Attempt::Retry {
+                    error: UkgError::Unreachable(detail),
+                    after: None,
+                }
+            }
+            Err(SendError::TooLarge(max)) => {
+                return Attempt::Fail(UkgError::Malformed {
+                    path: path.to_string(),
+                    detail: format!("response larger than {max} bytes; lower page_size"),
+                })
+            }
+        };
+        let path = path.to_string();
+        match reply.status {
+            200 => {}
+            // UKG may answer 404 to a list with no records.
+            404 => return Attempt::Done(Vec::new()),
+            401 => return Attempt::Fail(UkgError::Unauthorized { path }),
+            403 => {
+                let permission = permission_for(&path);
+                return Attempt::Fail(UkgError::Forbidden { path, permission });
+            }
+            429 => {
+                self.counters
+                    .throttled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let after = upstream::retry_after(&reply.headers, RETRY_AFTER_CAP);
+                let attempts = self.policy.max_attempts;
+                return Attempt::Retry {
+                    error: UkgError::Throttled { path, attempts },
+                    after,
+                };
+            }
+            status => {
+                let error = UkgError::Status {
+                    path,
+                    status,
+                    detail: upstream::body_excerpt(&reply.body),
+                };
+                return if error.is_retryable() {
+                    Attempt::Retry { error, after: None }
+                } else {
+                    Attempt::Fail(error)
+                };
+            }
+        }
+        let is_json = reply
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.contains("json"));
+        if !is_json {
+            return Attempt::Retry {
+                error: UkgError::Malformed {
+                    path,
+                    detail: "expected JSON, got another content type".to_string(),
+                },
+                after: None,
+            };
+        }
+        match serde_json::from_slice::<Vec<T>>(&reply.body) {
+            Ok(rows) => Attempt::Done(rows),
+            Err(e) => Attempt::Retry {
+                error: UkgError::Malformed {
+                    path,
+                    detail: format!("invalid JSON ({e})"),
+                },
+                after: None,
+            },
+        }
+    }
+}
+
+/// The permission a UKG endpoint needs, for 403 messages.
+fn permission_for(path: &str) -> &'static str {
+    if path.starts_with("/configuration/") {
+        "Company Configuration Integration"
+    } else if path.contains("employee-changes") {
+        "Employee Export"
+    } else {
+        "Personnel Integration"
+    }
+}
+
+/// A row of `/personnel/v1/employment-details` (capital `ID`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmploymentRow {
+    #[serde(alias = "companyId", deserialize_with = "text")]
+    pub company_id: String,
+    #[serde(alias = "employeeId", deserialize_with = "text")]
+    pub employee_id: String,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub employee_number: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub job_title: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub job_description: Option<String>,
+    #[serde(default, alias = "jobCode", deserialize_with = "opt_text")]
+    pub primary_job_code: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub org_level1_code: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub org_level2_code: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub org_level3_code: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub org_level4_code: Option<String>,
+    #[serde(default, alias = "workLocationCode", deserialize_with = "opt_text")]
+    pub primary_work_location_code: Option<String>,
+    #[serde(default, alias = "employeeStatus", deserialize_with = "opt_text")]
+    pub employee_status_code: Option<String>,
+    #[serde(default, deserialize_with = "opt_date")]
+    pub date_of_termination: Option<NaiveDate>,
+    #[serde(default, alias = "supervisorId", deserialize_with = "opt_text")]
+    pub supervisor_id: Option<String>,
+}
+
+impl EmploymentRow {
+    fn org_level(&self, level: u8) -> Option<&String> {
+        match level {
+            1 => self.org_level1_code.as_ref(),
+            2 => self.org_level2_code.as_ref(),
+            3 => self.org_level3_code.as_ref(),
+            _ => self.org_level4_code.as_ref(),
+        }
+    }
+}
+
+/// A row of `/personnel/v1/employee-demographic-details` (lowercase `Id`). Only the fields
+/// hrsync uses; sensitive ones are never read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemographicRow {
+    #[serde(alias = "companyID", deserialize_with = "text")]
+    pub company_id: String,
+    #[serde(alias = "employeeID", deserialize_with = "text")]
+    pub employee_id: String,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub preferred_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub email_address: Option<String>,
+}
+
+/// A row of `/configuration/v1/org-levels`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgLevelRow {
+    #[serde(default, deserialize_with = "opt_level")]
+    pub level: Option<u8>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub description: Option<String>,
+}
+
+/// A row of `/configuration/v1/jobs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRow {
+    #[serde(default, alias = "jobCode", deserialize_with = "opt_text")]
+    pub code: Option<String>,
+    #[serde(default, alias = "jobTitle", alias = "description", deserialize_with = "opt_text")]
+    pub title: Option<String>,
+}
+
+/// Lookups read once per run.
+#[derive(Debug, Clone, Default)]
+pub struct Lookups {
+    /// (level, code) → description.
+    pub org_levels: HashMap<(u8, String), String>,
+    /// job code → title.
+    pub jobs: HashMap<String, String>,
+}
+
+impl Lookups {
+    pub fn new(org_levels: Vec<OrgLevelRow>, jobs: Vec<JobRow>) -> Self {
+        let org_levels = org_levels
+            .into_iter()
+            .filter_map(|r| Some(((r.level?, r.code?), r.description?)))
+            .collect();
+        let jobs = jobs
+            .into_iter()
+            .filter_map(|r| Some((r.code?, r.title?)))
+            .collect();
+        Lookups { org_levels, jobs }
+    }
+}
+
+/// The part of a demographic row kept for the join (names and email only).
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub preferred_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Demographics keyed by (company id, employee id).
+pub type People = HashMap<(String, String), Person>;
+
+/// Builds the join table from demographic rows.
+pub fn people(rows: Vec<DemographicRow>) -> People {
+    rows.into_iter()
+        .map(|r| {
+            (
+                (r.company_id, r.employee_id),
+                Person {
+                    first_name: r.first_name,
+                    last_name: r.last_name,
+                    preferred_name: r.preferred_name,
+                    email: r.email_address,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Joins one employment row with its person and the lookups.
+pub fn join(
+    row: EmploymentRow,
+    people: &People,
+    lookups: &Lookups,
+    department_level: u8,
+) -> Employee {
+    let person = people.get(&(row.company_id.clone(), row.employee_id.clone()));
+    let job_title = row
+        .job_title
+        .clone()
+        .or_else(|| row.job_description.clone())
+        .or_else(|| {
+            row.primary_job_code
+                .as_ref()
+                .and_then(|c| lookups.jobs.get(c).cloned())
+        });
+    let department = row.org_level(department_level).map(|code| {
+        lookups
+            .org_levels
+            .get(&(department_level, code.clone()))
+            .cloned()
+            .unwrap_or_else(|| code.clone())
+    });
+    Employee {
+        company_id: row.company_id,
+        employee_id: row.employee_id,
+        employee_number: row.employee_number,
+        first_name: person.and_then(|p| p.first_name.clone()),
+        preferred_name: person.and_then(|p| p.preferred_name.clone()),
+        last_name: person.and_then(|p| p.last_name.clone()),
+        email: person.and_then(|p| p.email.clone()),
+        job_title,
+        department,
+        work_location: row.primary_work_location_code,
+        status: row.employee_status_code.unwrap_or_default(),
+        termination_date: row.date_of_termination,
+        supervisor_id: row.supervisor_id,
+    }
+}
+
+/// A JSON scalar as text: strings trimmed, numbers and booleans printed.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_text(self) -> Option<String> {
+        let s = match self {
+            Scalar::Str(s) => s.trim().to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        };
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+/// `null`, `""` and whitespace become None.
+fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Scalar>::deserialize(d)?.and_then(Scalar::into_text))
+}
+
+/// A required key field: must be a non-empty scalar.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    opt_text(d)?.ok_or_else(|| serde::de::Error::custom("empty key field"))
+}
+
+fn opt_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    Ok(opt_text(d)?.and_then(|s| s.parse().ok()))
+}
+
+/// Dates as `2021-09-20T00:00:00`, `2021-09-20`, or US-locale `9/20/2021 12:00:00 AM`.
+fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    Ok(opt_text(d)?.and_then(|s| parse_date(&s)))
+}
+
+/// Parses the date formats UKG uses; None when unrecognised.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    if let Some(day) = s.get(..10) {
+        if let Ok(d) = NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+            return Some(d);
+        }
+    }
+    let day = s.split_whitespace().next()?;
+    NaiveDate::parse_from_str(day, "%m/%d/%Y").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn employment_rows_tolerate_nulls_empties_and_numbers() {
+        let rows: Vec<EmploymentRow> = serde_json::from_str(
+            r#"[{"companyID":"C1","employeeID":"E1","employeeNumber":"000012444","jobTitle":null,
+                 "jobDescription":"","orgLevel1Code":"SALES","employeeStatusCode":"A",
+                 "dateOfTermination":null,"supervisorID":"","unknownField":{"x":1}},
+                {"companyId":"C1","employeeId":42,"employeeNumber":12,"dateOfTermination":"2024-02-01T00:00:00"}]"#,
+        )
+        .unwrap();
+        assert_eq!(rows[0].employee_number.as_deref(), Some("000012444"));
+        assert_eq!(rows[0].job_title, None);
+        assert_eq!(rows[0].job_description, None);
+        assert_eq!(rows[0].supervisor_id, None);
+        assert_eq!(rows[1].employee_id, "42");
+        assert_eq!(
+            rows[1].date_of_termination,
+            NaiveDate::from_ymd_opt(2024, 2, 1)
+        );
+    }
+
+    #[test]
+    fn demographic_rows_skip_sensitive_fields() {
+        let rows: Vec<DemographicRow> = serde_json::from_str(
+            r#"[{"employeeId":"E1","companyId":"C1","firstName":"Zoë","middleName":"",
+                 "emailAddress":"zoe@x.example","ssn":"123-45-6789","dateOfBirth":"1980-01-01T00:00:00"}]"#,
+        )
+        .unwrap();
+        let dbg = format!("{rows:?}");
+        assert!(!dbg.contains("123-45-6789") && !dbg.contains("1980"));
+        assert_eq!(rows[0].first_name.as_deref(), Some("Zoë"));
+    }
+
+    #[test]
+    fn dates_in_all_ukg_formats() {
+        let d = NaiveDate::from_ymd_opt(1996, 1, 1);
+        assert_eq!(parse_date("1996-01-01T00:00:00"), d);
+        assert_eq!(parse_date("1996-01-01T00:00:00.93"), d);
+        assert_eq!(parse_date("1/1/1996 12:00:00 AM"), d);
+        assert_eq!(parse_date("garbage"), None);
+    }
+
+    #[test]
+    fn join_falls_back_for_titles_and_departments() {
+        let row: EmploymentRow = serde_json::from_str(
+            r#"{"companyID":"C1","employeeID":"E1","jobTitle":null,"primaryJobCode":"ENG2",
+                "orgLevel2Code":"RND","employeeStatusCode":"A"}"#,
+        )
+        .unwrap();
+        let lookups = Lookups::new(
+            vec![OrgLevelRow { level: Some(2), code: Some("RND".into()), description: Some("Research".into()) }],
+            vec![JobRow { code: Some("ENG2".into()), title: Some("Engineer II".into()) }],
+        );
+        let e = join(row, &People::new(), &lookups, 2);
+        assert_eq!(e.job_title.as_deref(), Some("Engineer II"));
+        assert_eq!(e.department.as_deref(), Some("Research"));
+        assert_eq!(e.email, None);
+    }
+}
