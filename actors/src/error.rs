@@ -10,20 +10,29 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum UkgError {
     /// Connection refused, DNS failure, TLS failure or timeout.
-    #[error("UKG Pro API unreachable: {0}; check the API host URL (https, reachable from this machine)")]
+    #[error(
+        "UKG Pro API unreachable: {0}; check the API host URL (https, reachable from this machine)"
+    )]
     Unreachable(String),
     /// 401: wrong user, password or Customer API Key.
     #[error("UKG Pro rejected the credentials (401) on {path}; check the web service account user name and password, and the Customer API Key")]
     Unauthorized { path: String },
     /// 403: the service account lacks the permission this endpoint needs.
     #[error("UKG Pro denied access to {path} (403); give the web service account the {permission} permission")]
-    Forbidden { path: String, permission: &'static str },
+    Forbidden {
+        path: String,
+        permission: &'static str,
+    },
     /// 429 that did not clear within the retry budget.
     #[error("UKG Pro kept throttling {path} (429) after {attempts} attempts; lower requests_per_second or retry later")]
     Throttled { path: String, attempts: u32 },
     /// Any other unexpected status.
     #[error("UKG Pro answered {status} on {path}: {detail}")]
-    Status { path: String, status: u16, detail: String },
+    Status {
+        path: String,
+        status: u16,
+        detail: String,
+    },
     /// The body was not the JSON we expect (truncated, wrong content type, wrong shape).
     #[error("UKG Pro sent an unreadable response on {path}: {detail}")]
     Malformed { path: String, detail: String },
@@ -46,7 +55,9 @@ impl UkgError {
 #[derive(Debug, Error)]
 pub enum ScimError {
     /// Connection refused, DNS failure, TLS failure or timeout.
-    #[error("SCIM API unreachable: {0}; check the SCIM base_url (https, reachable from this machine)")]
+    #[error(
+        "SCIM API unreachable: {0}; check the SCIM base_url (https, reachable from this machine)"
+    )]
     Unreachable(String),
     /// 401: the bearer token was refused.
     #[error("the app rejected the SCIM token (401); check the tenant's scim token")]
@@ -62,7 +73,11 @@ pub enum ScimError {
     Throttled { path: String, attempts: u32 },
     /// Any other unexpected status, with the SCIM error detail when the app sent one.
     #[error("the app answered {status} on {path}: {detail}")]
-    Status { path: String, status: u16, detail: String },
+    Status {
+        path: String,
+        status: u16,
+        detail: String,
+    },
     /// The body was not the JSON we expect.
     #[error("the app sent an unreadable response on {path}: {detail}")]
     Malformed { path: String, detail: String },
@@ -72,9 +87,9 @@ impl ScimError {
     /// Whether another attempt may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ScimError::Unreachable(_) | ScimError::Throttled { .. } | ScimError::Malformed { .. } => {
-                true
-            }
+            ScimError::Unreachable(_)
+            | ScimError::Throttled { .. }
+            | ScimError::Malformed { .. } => true,
             ScimError::Status { status, .. } => *status >= 500,
             ScimError::Unauthorized | ScimError::NotFound { .. } | ScimError::Conflict => false,
         }
@@ -99,9 +114,18 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("store holds an unreadable record under {key}: {detail}")]
     Corrupt { key: String, detail: String },
+    /// A commit for a run that is already closed (or older than the current one): the work
+    /// of a stale actor, dropped.
+    #[error("run {run} is already closed; page {page} dropped")]
+    RunClosed { run: u64, page: u32 },
     /// A cursor commit that would move backwards or overlap committed work.
     #[error("refusing to commit page {page} of run {run}: the committed cursor is at run {committed_run} page {committed_page}")]
-    CursorRegression { run: u64, page: u32, committed_run: u64, committed_page: u32 },
+    CursorRegression {
+        run: u64,
+        page: u32,
+        committed_run: u64,
+        committed_page: u32,
+    },
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {

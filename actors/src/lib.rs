@@ -13,3 +13,14 @@ pub mod spec;
 pub mod store;
 pub mod ukg;
 pub mod upstream;
+
+pub mod fetcher;
+pub mod mailer;
+pub mod mapper;
+pub mod notifier;
+pub mod report;
+pub mod restart;
+pub mod root;
+pub mod status;
+pub mod tenant;
+pub mod writer;

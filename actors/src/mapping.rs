@@ -50,10 +50,7 @@ pub fn map_employee(e: &Employee) -> Result<AppUser, MapError> {
         .map(nfc)
         .filter(|s| !s.is_empty())
         .ok_or(MapError::MissingLastName)?;
-    let manager = e
-        .supervisor_id
-        .clone()
-        .filter(|m| *m != e.employee_id);
+    let manager = e.supervisor_id.clone().filter(|m| *m != e.employee_id);
     Ok(AppUser {
         external_id: e.employee_id.clone(),
         user_name: email.clone(),

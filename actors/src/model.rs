@@ -105,6 +105,10 @@ pub struct Page {
     /// True when this is the last page of the roster.
     pub last: bool,
     pub employees: Vec<Employee>,
+    /// Rows of this page that could not be read as an employee.
+    pub failures: Vec<RecordFailure>,
+    /// Where the writer sends `PageCommitted` (the fetcher that read this page).
+    pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
 }
 
 /// What the mapper decided for one page.
@@ -118,6 +122,8 @@ pub struct PagePlan {
     pub unchanged: u64,
     /// Employees set aside by the mapper.
     pub failures: Vec<RecordFailure>,
+    /// Where the writer sends `PageCommitted`.
+    pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
 }
 
 /// Counts of what a run did.

@@ -64,19 +64,30 @@ impl ScimClient {
     }
 
     /// Finds the user whose `externalId` is `external_id`.
-    pub async fn find_by_external_id(&self, external_id: &str) -> Result<Option<RemoteUser>, ScimError> {
+    pub async fn find_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<RemoteUser>, ScimError> {
         self.find("externalId", external_id).await
     }
 
     /// Finds the user whose `userName` is `user_name` (SCIM compares it case-insensitively).
-    pub async fn find_by_user_name(&self, user_name: &str) -> Result<Option<RemoteUser>, ScimError> {
+    pub async fn find_by_user_name(
+        &self,
+        user_name: &str,
+    ) -> Result<Option<RemoteUser>, ScimError> {
         self.find("userName", user_name).await
     }
 
     async fn find(&self, attribute: &str, value: &str) -> Result<Option<RemoteUser>, ScimError> {
         let filter = format!("{attribute} eq \"{}\"", escape_filter(value));
         let body = self
-            .call(reqwest::Method::GET, "/Users", Some(&[("filter", filter)]), None)
+            .call(
+                reqwest::Method::GET,
+                "/Users",
+                Some(&[("filter", filter)]),
+                None,
+            )
             .await?;
         let resources = body
             .get("Resources")
@@ -92,9 +103,18 @@ impl ScimClient {
     }
 
     /// Creates the user; returns the app's id. A duplicate userName is [`ScimError::Conflict`].
-    pub async fn create(&self, user: &AppUser, manager_id: Option<&str>) -> Result<String, ScimError> {
+    pub async fn create(
+        &self,
+        user: &AppUser,
+        manager_id: Option<&str>,
+    ) -> Result<String, ScimError> {
         let body = self
-            .call(reqwest::Method::POST, "/Users", None, Some(user_resource(user, manager_id)))
+            .call(
+                reqwest::Method::POST,
+                "/Users",
+                None,
+                Some(user_resource(user, manager_id)),
+            )
             .await?;
         body.get("id")
             .and_then(Value::as_str)
@@ -106,17 +126,30 @@ impl ScimClient {
     }
 
     /// Replaces the user's attributes (PUT).
-    pub async fn replace(&self, id: &str, user: &AppUser, manager_id: Option<&str>) -> Result<(), ScimError> {
+    pub async fn replace(
+        &self,
+        id: &str,
+        user: &AppUser,
+        manager_id: Option<&str>,
+    ) -> Result<(), ScimError> {
         let path = format!("/Users/{}", path_segment(id));
-        self.call(reqwest::Method::PUT, &path, None, Some(user_resource(user, manager_id)))
-            .await
-            .map(drop)
+        self.call(
+            reqwest::Method::PUT,
+            &path,
+            None,
+            Some(user_resource(user, manager_id)),
+        )
+        .await
+        .map(drop)
     }
 
     /// Sets `active` (PATCH replace, a JSON boolean).
     pub async fn set_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
-        self.patch(id, json!([{"op": "replace", "path": "active", "value": active}]))
-            .await
+        self.patch(
+            id,
+            json!([{"op": "replace", "path": "active", "value": active}]),
+        )
+        .await
     }
 
     /// Points the user's enterprise `manager` at another app user.
@@ -124,6 +157,15 @@ impl ScimClient {
         self.patch(
             id,
             json!([{"op": "replace", "path": format!("{ENTERPRISE_SCHEMA}:manager"), "value": {"value": manager_id}}]),
+        )
+        .await
+    }
+
+    /// Removes the user's enterprise `manager`.
+    pub async fn clear_manager(&self, id: &str) -> Result<(), ScimError> {
+        self.patch(
+            id,
+            json!([{"op": "remove", "path": format!("{ENTERPRISE_SCHEMA}:manager")}]),
         )
         .await
     }
@@ -159,16 +201,28 @@ impl ScimClient {
                     .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
                     .body(b.to_string());
             }
-            async move { self.interpret(path, upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await) }
+            async move {
+                self.interpret(
+                    path,
+                    upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await,
+                )
+            }
         })
         .await
     }
 
-    fn interpret(&self, path: &str, sent: Result<upstream::Reply, SendError>) -> Attempt<Value, ScimError> {
+    fn interpret(
+        &self,
+        path: &str,
+        sent: Result<upstream::Reply, SendError>,
+    ) -> Attempt<Value, ScimError> {
         let reply = match sent {
             Ok(r) => r,
             Err(SendError::Transport(detail)) => {
-                return Attempt::Retry { error: ScimError::Unreachable(detail), after: None }
+                return Attempt::Retry {
+                    error: ScimError::Unreachable(detail),
+                    after: None,
+                }
             }
             Err(SendError::TooLarge(max)) => {
                 return Attempt::Fail(ScimError::Malformed {
@@ -186,7 +240,10 @@ impl ScimClient {
                 match serde_json::from_slice(&reply.body) {
                     Ok(v) => Attempt::Done(v),
                     Err(e) => Attempt::Retry {
-                        error: ScimError::Malformed { path, detail: format!("invalid JSON ({e})") },
+                        error: ScimError::Malformed {
+                            path,
+                            detail: format!("invalid JSON ({e})"),
+                        },
                         after: None,
                     },
                 }
@@ -195,14 +252,23 @@ impl ScimClient {
             404 if path == "/Users" => Attempt::Fail(ScimError::NotFound { path }),
             409 => Attempt::Fail(ScimError::Conflict),
             429 => {
-                self.counters.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters
+                    .throttled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Attempt::Retry {
-                    error: ScimError::Throttled { path, attempts: self.policy.max_attempts },
+                    error: ScimError::Throttled {
+                        path,
+                        attempts: self.policy.max_attempts,
+                    },
                     after: upstream::retry_after(&reply.headers, RETRY_AFTER_CAP),
                 }
             }
             status => {
-                let error = ScimError::Status { path, status, detail: scim_detail(&reply.body) };
+                let error = ScimError::Status {
+                    path,
+                    status,
+                    detail: scim_detail(&reply.body),
+                };
                 if error.is_retryable() {
                     Attempt::Retry { error, after: None }
                 } else {
@@ -247,8 +313,15 @@ pub fn user_resource(user: &AppUser, manager_id: Option<&str>) -> Value {
 fn remote_user(v: &Value) -> Option<RemoteUser> {
     Some(RemoteUser {
         id: v.get("id")?.as_str()?.to_string(),
-        external_id: v.get("externalId").and_then(Value::as_str).map(str::to_string),
-        user_name: v.get("userName").and_then(Value::as_str).unwrap_or_default().to_string(),
+        external_id: v
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        user_name: v
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         active: v.get("active").and_then(Value::as_bool).unwrap_or(true),
     })
 }
@@ -269,7 +342,10 @@ fn path_segment(id: &str) -> String {
 fn scim_detail(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
-            let detail = v.get("detail").and_then(Value::as_str).unwrap_or("no detail");
+            let detail = v
+                .get("detail")
+                .and_then(Value::as_str)
+                .unwrap_or("no detail");
             match v.get("scimType").and_then(Value::as_str) {
                 Some(t) => format!("{detail} (scimType {t})"),
                 None => detail.to_string(),

@@ -151,7 +151,8 @@ impl ProgressStore for SledTenant {
     }
 
     fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError> {
-        self.employees.insert(employee_id.as_bytes(), encode(state))?;
+        self.employees
+            .insert(employee_id.as_bytes(), encode(state))?;
         Ok(())
     }
 
@@ -200,21 +201,31 @@ impl ProgressStore for SledTenant {
             let current: Cursor = match meta.get(CURSOR)? {
                 Some(v) => decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?,
                 None => {
-                    return Err(ConflictableTransactionError::Abort(StoreError::CursorRegression {
-                        run: run_id,
-                        page,
-                        committed_run: 0,
-                        committed_page: 0,
-                    }))
+                    return Err(ConflictableTransactionError::Abort(
+                        StoreError::CursorRegression {
+                            run: run_id,
+                            page,
+                            committed_run: 0,
+                            committed_page: 0,
+                        },
+                    ))
                 }
             };
-            if current.run_id != run_id || current.complete || page != current.pages_committed + 1 {
-                return Err(ConflictableTransactionError::Abort(StoreError::CursorRegression {
+            if run_id < current.run_id || (run_id == current.run_id && current.complete) {
+                return Err(ConflictableTransactionError::Abort(StoreError::RunClosed {
                     run: run_id,
                     page,
-                    committed_run: current.run_id,
-                    committed_page: current.pages_committed,
                 }));
+            }
+            if current.run_id != run_id || page != current.pages_committed + 1 {
+                return Err(ConflictableTransactionError::Abort(
+                    StoreError::CursorRegression {
+                        run: run_id,
+                        page,
+                        committed_run: current.run_id,
+                        committed_page: current.pages_committed,
+                    },
+                ));
             }
             let mut next = current;
             next.pages_committed = page;
@@ -231,7 +242,8 @@ impl ProgressStore for SledTenant {
         use sled::Transactional;
         (&self.meta, &self.runs).transaction(|(meta, runs)| {
             if let Some(v) = meta.get(CURSOR)? {
-                let mut c: Cursor = decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?;
+                let mut c: Cursor =
+                    decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?;
                 if c.run_id == summary.run_id {
                     c.complete = true;
                     meta.insert(CURSOR, encode(&c))?;
@@ -300,17 +312,34 @@ mod tests {
         let t = store.tenant("t").unwrap();
         let c = t.begin_run(Utc::now()).unwrap();
         assert_eq!((c.run_id, c.pages_committed), (1, 0));
-        let counts = Counts { created: 3, ..Counts::default() };
+        let counts = Counts {
+            created: 3,
+            ..Counts::default()
+        };
         t.commit_page(1, 1, &counts, &[]).unwrap();
         // Replaying page 1, skipping to page 3, or committing another run: refused.
-        assert!(matches!(t.commit_page(1, 1, &counts, &[]), Err(StoreError::CursorRegression { .. })));
-        assert!(matches!(t.commit_page(1, 3, &counts, &[]), Err(StoreError::CursorRegression { .. })));
-        assert!(matches!(t.commit_page(2, 1, &counts, &[]), Err(StoreError::CursorRegression { .. })));
+        assert!(matches!(
+            t.commit_page(1, 1, &counts, &[]),
+            Err(StoreError::CursorRegression { .. })
+        ));
+        assert!(matches!(
+            t.commit_page(1, 3, &counts, &[]),
+            Err(StoreError::CursorRegression { .. })
+        ));
+        assert!(matches!(
+            t.commit_page(2, 1, &counts, &[]),
+            Err(StoreError::CursorRegression { .. })
+        ));
         let c = t.commit_page(1, 2, &counts, &[]).unwrap();
         assert_eq!(c.counts.created, 6);
         // An incomplete run is resumed, not restarted.
         assert_eq!(t.begin_run(Utc::now()).unwrap().pages_committed, 2);
         t.finish_run(&summary(1)).unwrap();
+        // A stale writer's page of the closed run is dropped, not an error.
+        assert!(matches!(
+            t.commit_page(1, 3, &counts, &[]),
+            Err(StoreError::RunClosed { .. })
+        ));
         let c = t.begin_run(Utc::now()).unwrap();
         assert_eq!((c.run_id, c.pages_committed), (2, 0));
         assert_eq!(t.runs(10).unwrap()[0].run_id, 1);

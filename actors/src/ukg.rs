@@ -111,13 +111,21 @@ impl UkgClient {
                 .http
                 .get(&url)
                 .query(query)
-                .basic_auth(&self.spec.username, Some(self.spec.password.expose_secret()))
+                .basic_auth(
+                    &self.spec.username,
+                    Some(self.spec.password.expose_secret()),
+                )
                 .header("US-Customer-Api-Key", self.spec.api_key.expose_secret())
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(key) = &self.spec.user_api_key {
                 request = request.header("x-api-key", key.expose_secret());
             }
-            async move { self.interpret(path, upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await) }
+            async move {
+                self.interpret(
+                    path,
+                    upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await,
+                )
+            }
         })
         .await
     }
@@ -218,10 +226,20 @@ fn permission_for(path: &str) -> &'static str {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmploymentRow {
-    #[serde(alias = "companyId", deserialize_with = "text")]
-    pub company_id: String,
-    #[serde(alias = "employeeId", deserialize_with = "text")]
-    pub employee_id: String,
+    #[serde(
+        default,
+        rename = "companyID",
+        alias = "companyId",
+        deserialize_with = "opt_text"
+    )]
+    pub company_id: Option<String>,
+    #[serde(
+        default,
+        rename = "employeeID",
+        alias = "employeeId",
+        deserialize_with = "opt_text"
+    )]
+    pub employee_id: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub employee_number: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -244,7 +262,12 @@ pub struct EmploymentRow {
     pub employee_status_code: Option<String>,
     #[serde(default, deserialize_with = "opt_date")]
     pub date_of_termination: Option<NaiveDate>,
-    #[serde(default, alias = "supervisorId", deserialize_with = "opt_text")]
+    #[serde(
+        default,
+        rename = "supervisorID",
+        alias = "supervisorId",
+        deserialize_with = "opt_text"
+    )]
     pub supervisor_id: Option<String>,
 }
 
@@ -264,10 +287,10 @@ impl EmploymentRow {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DemographicRow {
-    #[serde(alias = "companyID", deserialize_with = "text")]
-    pub company_id: String,
-    #[serde(alias = "employeeID", deserialize_with = "text")]
-    pub employee_id: String,
+    #[serde(default, alias = "companyID", deserialize_with = "opt_text")]
+    pub company_id: Option<String>,
+    #[serde(default, alias = "employeeID", deserialize_with = "opt_text")]
+    pub employee_id: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub first_name: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -296,7 +319,12 @@ pub struct OrgLevelRow {
 pub struct JobRow {
     #[serde(default, alias = "jobCode", deserialize_with = "opt_text")]
     pub code: Option<String>,
-    #[serde(default, alias = "jobTitle", alias = "description", deserialize_with = "opt_text")]
+    #[serde(
+        default,
+        alias = "jobTitle",
+        alias = "description",
+        deserialize_with = "opt_text"
+    )]
     pub title: Option<String>,
 }
 
@@ -338,28 +366,31 @@ pub type People = HashMap<(String, String), Person>;
 /// Builds the join table from demographic rows.
 pub fn people(rows: Vec<DemographicRow>) -> People {
     rows.into_iter()
-        .map(|r| {
-            (
-                (r.company_id, r.employee_id),
+        .filter_map(|r| {
+            Some((
+                (r.company_id?, r.employee_id?),
                 Person {
                     first_name: r.first_name,
                     last_name: r.last_name,
                     preferred_name: r.preferred_name,
                     email: r.email_address,
                 },
-            )
+            ))
         })
         .collect()
 }
 
-/// Joins one employment row with its person and the lookups.
+/// Joins one employment row with its person and the lookups; None when the row lacks its
+/// company id or employee id (the caller reports it).
 pub fn join(
     row: EmploymentRow,
     people: &People,
     lookups: &Lookups,
     department_level: u8,
-) -> Employee {
-    let person = people.get(&(row.company_id.clone(), row.employee_id.clone()));
+) -> Option<Employee> {
+    let company_id = row.company_id.clone()?;
+    let employee_id = row.employee_id.clone()?;
+    let person = people.get(&(company_id.clone(), employee_id.clone()));
     let job_title = row
         .job_title
         .clone()
@@ -376,9 +407,9 @@ pub fn join(
             .cloned()
             .unwrap_or_else(|| code.clone())
     });
-    Employee {
-        company_id: row.company_id,
-        employee_id: row.employee_id,
+    Some(Employee {
+        company_id,
+        employee_id,
         employee_number: row.employee_number,
         first_name: person.and_then(|p| p.first_name.clone()),
         preferred_name: person.and_then(|p| p.preferred_name.clone()),
@@ -390,7 +421,7 @@ pub fn join(
         status: row.employee_status_code.unwrap_or_default(),
         termination_date: row.date_of_termination,
         supervisor_id: row.supervisor_id,
-    }
+    })
 }
 
 /// A JSON scalar as text: strings trimmed, numbers and booleans printed.
@@ -418,11 +449,6 @@ impl Scalar {
 /// `null`, `""` and whitespace become None.
 fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<Scalar>::deserialize(d)?.and_then(Scalar::into_text))
-}
-
-/// A required key field: must be a non-empty scalar.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    opt_text(d)?.ok_or_else(|| serde::de::Error::custom("empty key field"))
 }
 
 fn opt_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
@@ -463,7 +489,7 @@ mod tests {
         assert_eq!(rows[0].job_title, None);
         assert_eq!(rows[0].job_description, None);
         assert_eq!(rows[0].supervisor_id, None);
-        assert_eq!(rows[1].employee_id, "42");
+        assert_eq!(rows[1].employee_id.as_deref(), Some("42"));
         assert_eq!(
             rows[1].date_of_termination,
             NaiveDate::from_ymd_opt(2024, 2, 1)
@@ -499,10 +525,17 @@ mod tests {
         )
         .unwrap();
         let lookups = Lookups::new(
-            vec![OrgLevelRow { level: Some(2), code: Some("RND".into()), description: Some("Research".into()) }],
-            vec![JobRow { code: Some("ENG2".into()), title: Some("Engineer II".into()) }],
+            vec![OrgLevelRow {
+                level: Some(2),
+                code: Some("RND".into()),
+                description: Some("Research".into()),
+            }],
+            vec![JobRow {
+                code: Some("ENG2".into()),
+                title: Some("Engineer II".into()),
+            }],
         );
-        let e = join(row, &People::new(), &lookups, 2);
+        let e = join(row, &People::new(), &lookups, 2).unwrap();
         assert_eq!(e.job_title.as_deref(), Some("Engineer II"));
         assert_eq!(e.department.as_deref(), Some("Research"));
         assert_eq!(e.email, None);

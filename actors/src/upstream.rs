@@ -25,7 +25,9 @@ pub type Limiter = governor::DefaultDirectRateLimiter;
 pub fn limiter(per_second: u32, burst: Option<u32>) -> Arc<Limiter> {
     let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst.unwrap_or(per_second).max(1)).unwrap_or(rate);
-    Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
+    Arc::new(RateLimiter::direct(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 /// Builds the HTTP client for API calls: rustls, no redirects, connect and total timeouts.
@@ -186,7 +188,9 @@ where
                     return Err(error);
                 }
                 counters.retries.fetch_add(1, Ordering::Relaxed);
-                let wait = after.unwrap_or_else(|| backoff(policy, n)).min(policy.max_delay);
+                let wait = after
+                    .unwrap_or_else(|| backoff(policy, n))
+                    .min(policy.max_delay);
                 tokio::time::sleep(wait).await;
                 n += 1;
             }
@@ -206,7 +210,11 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 
 /// Parses `Retry-After` as seconds or an HTTP date, capped at `cap`.
 pub fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
@@ -241,24 +249,39 @@ mod tests {
     fn retry_after_reads_seconds_and_caps() {
         let mut h = HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&h, Duration::from_secs(60)), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&h, Duration::from_secs(60)),
+            Some(Duration::from_secs(7))
+        );
         h.insert(reqwest::header::RETRY_AFTER, "7000".parse().unwrap());
-        assert_eq!(retry_after(&h, Duration::from_secs(60)), Some(Duration::from_secs(60)));
+        assert_eq!(
+            retry_after(&h, Duration::from_secs(60)),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
     fn retry_after_reads_http_dates() {
         let mut h = HeaderMap::new();
         let at = chrono::Utc::now() + chrono::Duration::seconds(30);
-        h.insert(reqwest::header::RETRY_AFTER, at.to_rfc2822().parse().unwrap());
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            at.to_rfc2822().parse().unwrap(),
+        );
         let wait = retry_after(&h, Duration::from_secs(60)).unwrap();
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
     }
 
     #[test]
     fn backoff_doubles_within_jitter() {
         let p = RetryPolicy::default();
         let third = backoff(&p, 3);
-        assert!(third >= Duration::from_secs(3) && third <= Duration::from_secs(5), "{third:?}");
+        assert!(
+            third >= Duration::from_secs(3) && third <= Duration::from_secs(5),
+            "{third:?}"
+        );
     }
 }

@@ -1,0 +1,188 @@
+//! The fetcher: reads the roster from UKG Pro, one page at a time, and hands joined pages
+//! to the mapper.
+//!
+//! Receives [`FetcherMsg`]: `Start` (from the tenant supervisor), `FetchNext` (from itself),
+//! `PageCommitted` (the writer's ack). Sends `MapperMsg::Page` downstream and
+//! `TenantMsg::RunFailed` up when UKG cannot be read.
+//!
+//! A run first reads the lookups (org levels, jobs) and every page of
+//! employee-demographic-details (names and emails, joined on company id + employee id),
+//! then pages employment-details from the page after the committed cursor. Flow control:
+//! at most [`MAX_IN_FLIGHT`] pages are between the fetcher and the writer's commit, so memory
+//! stays flat whatever the roster size (ractor mailboxes are unbounded).
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tracing::{debug, info, warn};
+
+use crate::mapper::MapperMsg;
+use crate::model::{Page, RecordFailure, RunCtx};
+use crate::tenant::TenantMsg;
+use crate::ukg::{
+    self, DemographicRow, EmploymentRow, JobRow, Lookups, OrgLevelRow, People, UkgClient,
+};
+
+/// Pages handed downstream and not yet committed, at most.
+pub const MAX_IN_FLIGHT: u32 = 2;
+
+/// Messages the fetcher receives.
+#[derive(Debug)]
+pub enum FetcherMsg {
+    /// Begin a run (or resume it): employment-details pages `1..=resume_after` are already
+    /// committed and are skipped.
+    Start { run: RunCtx, resume_after: u32 },
+    /// Fetch the next page if credit allows (sent to itself).
+    FetchNext,
+    /// The writer committed page `index` of run `run_id`: one credit back.
+    PageCommitted { run_id: u64, index: u32 },
+}
+
+pub struct Fetcher;
+
+pub struct FetcherArgs {
+    pub client: UkgClient,
+    pub department_org_level: u8,
+    pub mapper: ActorRef<MapperMsg>,
+    pub tenant: ActorRef<TenantMsg>,
+}
+
+pub struct FetcherState {
+    args: FetcherArgs,
+    run: Option<ActiveRun>,
+}
+
+/// The run being fetched.
+struct ActiveRun {
+    ctx: RunCtx,
+    people: People,
+    lookups: Lookups,
+    /// Next employment-details page to read.
+    next_page: u32,
+    in_flight: u32,
+    /// The last page has been handed downstream.
+    done: bool,
+}
+
+impl Actor for Fetcher {
+    type Msg = FetcherMsg;
+    type State = FetcherState;
+    type Arguments = FetcherArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: FetcherArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(FetcherState { args, run: None })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: FetcherMsg,
+        state: &mut FetcherState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            FetcherMsg::Start { run, resume_after } => {
+                state.run = None;
+                info!(tenant = %run.tenant, run = run.run_id, resume_after, "reading lookups and demographics");
+                match read_reference_data(&state.args.client).await {
+                    Ok((people, lookups)) => {
+                        state.run = Some(ActiveRun {
+                            ctx: run,
+                            people,
+                            lookups,
+                            next_page: resume_after + 1,
+                            in_flight: 0,
+                            done: false,
+                        });
+                        myself.cast(FetcherMsg::FetchNext)?;
+                    }
+                    Err(e) => fail(state, run, e.to_string())?,
+                }
+            }
+            FetcherMsg::FetchNext => fetch_next(&myself, state).await?,
+            FetcherMsg::PageCommitted { run_id, index } => {
+                if let Some(run) = state.run.as_mut().filter(|r| r.ctx.run_id == run_id) {
+                    debug!(tenant = %run.ctx.tenant, run = run_id, page = index, "page committed");
+                    run.in_flight = run.in_flight.saturating_sub(1);
+                    if run.done && run.in_flight == 0 {
+                        state.run = None;
+                    } else {
+                        myself.cast(FetcherMsg::FetchNext)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn read_reference_data(
+    client: &UkgClient,
+) -> Result<(People, Lookups), crate::error::UkgError> {
+    let org_levels: Vec<OrgLevelRow> = client.lookup(ukg::ORG_LEVELS).await?;
+    let jobs: Vec<JobRow> = client.lookup(ukg::JOBS).await?;
+    let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;
+    Ok((ukg::people(demographics), Lookups::new(org_levels, jobs)))
+}
+
+async fn fetch_next(
+    myself: &ActorRef<FetcherMsg>,
+    state: &mut FetcherState,
+) -> Result<(), ActorProcessingErr> {
+    let Some(run) = state.run.as_mut() else {
+        return Ok(());
+    };
+    if run.done || run.in_flight >= MAX_IN_FLIGHT {
+        return Ok(());
+    }
+    let index = run.next_page;
+    let rows: Vec<EmploymentRow> =
+        match state.args.client.page(ukg::EMPLOYMENT_DETAILS, index).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let ctx = run.ctx.clone();
+                return fail(state, ctx, e.to_string());
+            }
+        };
+    let last = rows.len() < state.args.client.page_size() as usize;
+    let level = state.args.department_org_level;
+    let mut employees = Vec::with_capacity(rows.len());
+    let mut failures = Vec::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        match ukg::join(row, &run.people, &run.lookups, level) {
+            Some(e) => employees.push(e),
+            None => failures.push(RecordFailure {
+                employee_id: format!("(page {index}, row {})", i + 1),
+                reason: "employment-details row without companyID or employeeID; check the record in UKG".to_string(),
+            }),
+        }
+    }
+    debug!(tenant = %run.ctx.tenant, run = run.ctx.run_id, page = index, records = employees.len(), last, "page read");
+    run.next_page += 1;
+    run.in_flight += 1;
+    run.done = last;
+    state.args.mapper.cast(MapperMsg::Page(Page {
+        run: run.ctx.clone(),
+        index,
+        last,
+        employees,
+        failures,
+        ack: myself.clone(),
+    }))?;
+    if !last {
+        myself.cast(FetcherMsg::FetchNext)?;
+    }
+    Ok(())
+}
+
+/// Reports a run that cannot complete and forgets it.
+fn fail(state: &mut FetcherState, run: RunCtx, error: String) -> Result<(), ActorProcessingErr> {
+    warn!(tenant = %run.tenant, run = run.run_id, %error, "run cannot read UKG");
+    state.run = None;
+    state
+        .args
+        .tenant
+        .cast(TenantMsg::RunFailed { run, error })?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! The root supervisor: spawns one tenant supervisor per tenant and restarts any that fails,
+//! with backoff, without touching the others.
+//!
+//! Receives [`RootMsg`]: `RunNow` (forwarded to the tenant), `Respawn` (itself, after a
+//! backoff). Each tenant's rate limiters are created here once, so a restarted tenant
+//! supervisor keeps its quota.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tracing::{error, warn};
+
+use crate::mailer::Mailer;
+use crate::model::RunSummary;
+use crate::restart::Backoff;
+use crate::spec::{SmtpSpec, TenantSpec};
+use crate::status::StatusBoard;
+use crate::store::Store;
+use crate::tenant::{TenantArgs, TenantMsg, TenantResources, TenantSupervisor};
+use crate::upstream::RetryPolicy;
+
+/// Messages the root supervisor receives.
+pub enum RootMsg {
+    /// Run one tenant now; its summary goes to `reply` (dropped when the tenant is unknown
+    /// or down, which the caller sees as a closed reply port).
+    RunNow {
+        tenant: String,
+        reply: RpcReplyPort<RunSummary>,
+    },
+    /// Respawn a tenant supervisor (sent to itself after a backoff).
+    Respawn { tenant: String },
+}
+
+pub struct Supervisor;
+
+pub struct RootArgs {
+    pub tenants: Vec<TenantSpec>,
+    pub store: Store,
+    pub status: StatusBoard,
+    pub smtp: Option<SmtpSpec>,
+    /// Tenants run at start, then on their schedules (`hrsync run`); otherwise only on demand.
+    pub autostart: bool,
+    pub retry: RetryPolicy,
+}
+
+struct TenantEntry {
+    spec: TenantSpec,
+    resources: TenantResources,
+    actor: Option<ActorRef<TenantMsg>>,
+    backoff: Backoff,
+}
+
+pub struct RootState {
+    tenants: BTreeMap<String, TenantEntry>,
+    store: Store,
+    status: StatusBoard,
+    mailer: Option<Arc<Mailer>>,
+    autostart: bool,
+    retry: RetryPolicy,
+}
+
+impl Actor for Supervisor {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = RootArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: RootArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let mailer = match &args.smtp {
+            None => None,
+            Some(spec) => match Mailer::new(spec) {
+                Ok(m) => Some(Arc::new(m)),
+                Err(e) => {
+                    warn!(error = %e, "smtp settings unusable; reports will only be logged");
+                    None
+                }
+            },
+        };
+        let tenants = args
+            .tenants
+            .into_iter()
+            .map(|spec| {
+                args.status.update(&spec.id, |_| {});
+                let entry = TenantEntry {
+                    resources: TenantResources::new(&spec),
+                    spec,
+                    actor: None,
+                    backoff: Backoff::default(),
+                };
+                (entry.spec.id.clone(), entry)
+            })
+            .collect();
+        let mut state = RootState {
+            tenants,
+            store: args.store,
+            status: args.status,
+            mailer,
+            autostart: args.autostart,
+            retry: args.retry,
+        };
+        let ids: Vec<String> = state.tenants.keys().cloned().collect();
+        for id in ids {
+            spawn_tenant(&myself, &mut state, &id).await;
+        }
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: RootMsg,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RootMsg::RunNow { tenant, reply } => {
+                if let Some(actor) = state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
+                    actor.cast(TenantMsg::RunNow(Some(reply)))?;
+                }
+            }
+            RootMsg::Respawn { tenant } => {
+                if state
+                    .tenants
+                    .get(&tenant)
+                    .is_some_and(|t| t.actor.is_none())
+                {
+                    spawn_tenant(&myself, state, &tenant).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, e) => (cell, e.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped".to_string()))
+            }
+            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => {
+                return Ok(())
+            }
+        };
+        let Some((id, entry)) = state.tenants.iter_mut().find(|(_, t)| {
+            t.actor
+                .as_ref()
+                .is_some_and(|a| a.get_id() == cell.get_id())
+        }) else {
+            return Ok(());
+        };
+        error!(tenant = %id, %reason, "tenant supervisor stopped; restarting it");
+        entry.actor = None;
+        state.status.update(id, |s| {
+            s.up = false;
+            s.restarts += 1;
+        });
+        let delay = entry.backoff.next_delay();
+        let tenant = id.clone();
+        myself.send_after(delay, move || RootMsg::Respawn { tenant });
+        Ok(())
+    }
+}
+
+async fn spawn_tenant(myself: &ActorRef<RootMsg>, state: &mut RootState, id: &str) {
+    let Some(entry) = state.tenants.get_mut(id) else {
+        return;
+    };
+    let store = match state.store.tenant(id) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(tenant = %id, error = %e, "cannot open the tenant's store");
+            return;
+        }
+    };
+    let args = TenantArgs {
+        spec: entry.spec.clone(),
+        store,
+        status: state.status.clone(),
+        resources: entry.resources.clone(),
+        mailer: state.mailer.clone(),
+        autostart: state.autostart,
+        retry: state.retry.clone(),
+    };
+    match Actor::spawn_linked(
+        Some(format!("{id}/tenant")),
+        TenantSupervisor,
+        args,
+        myself.get_cell(),
+    )
+    .await
+    {
+        Ok((actor, _)) => entry.actor = Some(actor),
+        Err(e) => {
+            error!(tenant = %id, error = %e, "tenant supervisor did not start; retrying");
+            let delay = entry.backoff.next_delay();
+            let tenant = id.to_string();
+            myself.send_after(delay, move || RootMsg::Respawn { tenant });
+        }
+    }
+}

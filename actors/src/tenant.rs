@@ -1,0 +1,564 @@
+//! The tenant supervisor: owns one tenant's pipeline (fetcher → mapper → writer) and its
+//! notifier, starts runs on schedule or on demand, and restarts what crashes.
+//!
+//! Receives [`TenantMsg`]: `Tick` (its schedule), `RunNow` (root / CLI), `RunCompleted`
+//! (writer), `RunFailed` (fetcher or writer), `Respawn` (itself, after a backoff). Sends
+//! `FetcherMsg::Start` to begin a run and `NotifierMsg::RunEnded` when one ends.
+//!
+//! Supervision: when a pipeline actor fails (error or panic), the whole pipeline is stopped
+//! and respawned after an exponential backoff (1 s doubling to 5 min) with a new generation;
+//! a run in progress resumes from its committed cursor. Messages of an older generation
+//! are ignored. After [`MAX_CRASHES_PER_RUN`] crashes the run is reported failed. The rate
+//! limiters live in [`TenantResources`], owned above this actor, so no restart resets them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tracing::{error, info, warn};
+
+use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
+use crate::mailer::Mailer;
+use crate::mapper::{Mapper, MapperArgs, MapperMsg};
+use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary};
+use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
+use crate::restart::Backoff;
+use crate::scim::ScimClient;
+use crate::spec::TenantSpec;
+use crate::status::{StatusBoard, TenantState};
+use crate::store::ProgressStore;
+use crate::ukg::UkgClient;
+use crate::upstream::{self, Counters, Limiter, RetryPolicy};
+use crate::writer::{Writer, WriterArgs, WriterMsg};
+
+/// Pipeline crashes within one run after which the run is reported failed.
+pub const MAX_CRASHES_PER_RUN: u32 = 5;
+
+/// Messages the tenant supervisor receives.
+pub enum TenantMsg {
+    /// The schedule fired: start a run unless one is in progress.
+    Tick,
+    /// Start a run now, or join the one in progress; its summary goes to the reply port.
+    RunNow(Option<RpcReplyPort<RunSummary>>),
+    /// From the writer: every page of the run is applied.
+    RunCompleted {
+        run: RunCtx,
+        counts: Counts,
+        failures: Vec<RecordFailure>,
+        pages: u32,
+    },
+    /// From the fetcher or the writer: the run cannot complete.
+    RunFailed { run: RunCtx, error: String },
+    /// Respawn the pipeline (sent to itself after a backoff).
+    Respawn,
+}
+
+impl std::fmt::Debug for TenantMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TenantMsg::Tick => write!(f, "Tick"),
+            TenantMsg::RunNow(_) => write!(f, "RunNow"),
+            TenantMsg::RunCompleted { run, .. } => write!(f, "RunCompleted({})", run.run_id),
+            TenantMsg::RunFailed { run, .. } => write!(f, "RunFailed({})", run.run_id),
+            TenantMsg::Respawn => write!(f, "Respawn"),
+        }
+    }
+}
+
+/// A tenant's rate limiters and request counters: created once per process, so that
+/// restarting any actor never resets a quota.
+#[derive(Clone)]
+pub struct TenantResources {
+    pub ukg_limiter: Arc<Limiter>,
+    pub scim_limiter: Arc<Limiter>,
+    pub ukg_counters: Arc<Counters>,
+    pub scim_counters: Arc<Counters>,
+}
+
+impl TenantResources {
+    pub fn new(spec: &TenantSpec) -> Self {
+        TenantResources {
+            ukg_limiter: upstream::limiter(spec.ukg.requests_per_second, spec.ukg.burst),
+            scim_limiter: upstream::limiter(spec.scim.requests_per_second, spec.scim.burst),
+            ukg_counters: Arc::default(),
+            scim_counters: Arc::default(),
+        }
+    }
+}
+
+pub struct TenantSupervisor;
+
+pub struct TenantArgs {
+    pub spec: TenantSpec,
+    pub store: Arc<dyn ProgressStore>,
+    pub status: StatusBoard,
+    pub resources: TenantResources,
+    pub mailer: Option<Arc<Mailer>>,
+    /// Start a run as soon as the tenant is up, then follow the schedule.
+    pub autostart: bool,
+    /// Retry policy of the API clients.
+    pub retry: RetryPolicy,
+}
+
+/// The running pipeline of one generation.
+struct Pipeline {
+    generation: u64,
+    fetcher: ActorRef<FetcherMsg>,
+    mapper: ActorRef<MapperMsg>,
+    writer: ActorRef<WriterMsg>,
+}
+
+impl Pipeline {
+    fn contains(&self, cell: &ActorCell) -> bool {
+        let id = cell.get_id();
+        id == self.fetcher.get_id() || id == self.mapper.get_id() || id == self.writer.get_id()
+    }
+
+    async fn stop(self) {
+        for cell in [
+            self.fetcher.get_cell(),
+            self.mapper.get_cell(),
+            self.writer.get_cell(),
+        ] {
+            if cell
+                .stop_and_wait(None, Some(Duration::from_secs(30)))
+                .await
+                .is_err()
+            {
+                cell.kill();
+            }
+        }
+    }
+}
+
+/// The run in progress.
+struct ActiveRun {
+    ctx: RunCtx,
+    ukg_requests_at_start: u64,
+    scim_requests_at_start: u64,
+    crashes: u32,
+}
+
+pub struct TenantSupervisorState {
+    args: TenantArgs,
+    pipeline: Option<Pipeline>,
+    notifier: Option<ActorRef<NotifierMsg>>,
+    run: Option<ActiveRun>,
+    /// A run was asked for while the pipeline was down.
+    run_requested: bool,
+    waiters: Vec<RpcReplyPort<RunSummary>>,
+    backoff: Backoff,
+    restarts: u64,
+    next_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
+}
+
+impl Actor for TenantSupervisor {
+    type Msg = TenantMsg;
+    type State = TenantSupervisorState;
+    type Arguments = TenantArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: TenantArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let mut state = TenantSupervisorState {
+            args,
+            pipeline: None,
+            notifier: None,
+            run: None,
+            run_requested: false,
+            waiters: Vec::new(),
+            backoff: Backoff::default(),
+            restarts: 0,
+            next_tick: None,
+        };
+        spawn_notifier(&myself, &mut state).await;
+        if let Err(e) = spawn_pipeline(&myself, &mut state).await {
+            warn!(tenant = %state.args.spec.id, error = %e, "pipeline did not start; retrying");
+            schedule_respawn(&myself, &mut state);
+        }
+        Ok(state)
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.args.autostart {
+            myself.cast(TenantMsg::Tick)?;
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state
+            .args
+            .status
+            .update(&state.args.spec.id, |s| s.up = false);
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: TenantMsg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            TenantMsg::Tick => request_run(state, None)?,
+            TenantMsg::RunNow(reply) => request_run(state, reply)?,
+            TenantMsg::RunCompleted {
+                run,
+                counts,
+                failures,
+                pages,
+            } => {
+                if !is_current(state, &run) {
+                    return Ok(());
+                }
+                let outcome = if failures.is_empty() {
+                    Outcome::Ok
+                } else {
+                    Outcome::CompletedWithFailures
+                };
+                finish_run(&myself, state, outcome, counts, failures, None, pages).await?;
+            }
+            TenantMsg::RunFailed { run, error } => {
+                if !is_current(state, &run) {
+                    return Ok(());
+                }
+                finish_run(
+                    &myself,
+                    state,
+                    Outcome::Failed,
+                    Counts::default(),
+                    Vec::new(),
+                    Some(error),
+                    0,
+                )
+                .await?;
+            }
+            TenantMsg::Respawn => {
+                if state.pipeline.is_some() {
+                    return Ok(());
+                }
+                match spawn_pipeline(&myself, state).await {
+                    Ok(()) => {
+                        if state.run.is_some() || state.run_requested {
+                            state.run_requested = false;
+                            start_run(state)?;
+                        }
+                    }
+                    Err(e) => {
+                        warn!(tenant = %state.args.spec.id, error = %e, "pipeline did not start; retrying");
+                        schedule_respawn(&myself, state);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, e) => (cell, e.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped".to_string()))
+            }
+            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => {
+                return Ok(())
+            }
+        };
+        let tenant = state.args.spec.id.clone();
+        if state
+            .notifier
+            .as_ref()
+            .is_some_and(|n| n.get_id() == cell.get_id())
+        {
+            warn!(tenant = %tenant, %reason, "notifier stopped; restarting it");
+            state.notifier = None;
+            spawn_notifier(&myself, state).await;
+            return Ok(());
+        }
+        if !state.pipeline.as_ref().is_some_and(|p| p.contains(&cell)) {
+            // An actor of an older generation, stopped by us.
+            return Ok(());
+        }
+        let actor = cell
+            .get_name()
+            .unwrap_or_else(|| "pipeline actor".to_string());
+        error!(tenant = %tenant, actor = %actor, %reason, "pipeline actor crashed; restarting the pipeline");
+        if let Some(pipeline) = state.pipeline.take() {
+            pipeline.stop().await;
+        }
+        state.restarts += 1;
+        let restarts = state.restarts;
+        state.args.status.update(&tenant, |s| {
+            s.restarts = restarts;
+            s.up = false;
+        });
+        if let Some(run) = state.run.as_mut() {
+            run.crashes += 1;
+            if run.crashes >= MAX_CRASHES_PER_RUN {
+                let error = format!(
+                    "the sync crashed {} times in this run (last: {actor}: {reason})",
+                    run.crashes
+                );
+                finish_run(
+                    &myself,
+                    state,
+                    Outcome::Failed,
+                    Counts::default(),
+                    Vec::new(),
+                    Some(error),
+                    0,
+                )
+                .await?;
+            }
+        }
+        schedule_respawn(&myself, state);
+        Ok(())
+    }
+}
+
+fn is_current(state: &TenantSupervisorState, run: &RunCtx) -> bool {
+    state
+        .run
+        .as_ref()
+        .is_some_and(|r| r.ctx.run_id == run.run_id && r.ctx.generation == run.generation)
+}
+
+fn schedule_respawn(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) {
+    let delay = state.backoff.next_delay();
+    info!(tenant = %state.args.spec.id, delay_ms = delay.as_millis() as u64, "pipeline respawn scheduled");
+    myself.send_after(delay, || TenantMsg::Respawn);
+}
+
+async fn spawn_notifier(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) {
+    let spec = &state.args.spec;
+    let args = NotifierArgs {
+        tenant: spec.id.clone(),
+        contact: spec.technical_contact.clone(),
+        mailer: state.args.mailer.clone(),
+    };
+    match Actor::spawn_linked(
+        Some(format!("{}/notifier", spec.id)),
+        Notifier,
+        args,
+        myself.get_cell(),
+    )
+    .await
+    {
+        Ok((notifier, _)) => state.notifier = Some(notifier),
+        Err(e) => {
+            warn!(tenant = %spec.id, error = %e, "notifier did not start; reports will only be logged")
+        }
+    }
+}
+
+/// Spawns writer, mapper and fetcher (back to front), each linked to this supervisor.
+async fn spawn_pipeline(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+) -> Result<(), ActorProcessingErr> {
+    let args = &state.args;
+    let id = &args.spec.id;
+    let generation = args.store.next_generation()?;
+    let res = &args.resources;
+    let scim = ScimClient::new(
+        args.spec.scim.clone(),
+        res.scim_limiter.clone(),
+        res.scim_counters.clone(),
+    )
+    .with_retry_policy(args.retry.clone());
+    let ukg = UkgClient::new(
+        args.spec.ukg.clone(),
+        res.ukg_limiter.clone(),
+        res.ukg_counters.clone(),
+    )
+    .with_retry_policy(args.retry.clone());
+    let sup = myself.get_cell();
+    let (writer, _) = Actor::spawn_linked(
+        Some(format!("{id}/writer")),
+        Writer,
+        WriterArgs {
+            store: args.store.clone(),
+            scim,
+            tenant: myself.clone(),
+            concurrency: args.spec.scim.concurrency,
+        },
+        sup.clone(),
+    )
+    .await?;
+    let mapper = Actor::spawn_linked(
+        Some(format!("{id}/mapper")),
+        Mapper,
+        MapperArgs {
+            store: args.store.clone(),
+            writer: writer.clone(),
+        },
+        sup.clone(),
+    )
+    .await;
+    let (mapper, _) = match mapper {
+        Ok(m) => m,
+        Err(e) => {
+            writer.stop(None);
+            return Err(e.into());
+        }
+    };
+    let fetcher = Actor::spawn_linked(
+        Some(format!("{id}/fetcher")),
+        Fetcher,
+        FetcherArgs {
+            client: ukg,
+            department_org_level: args.spec.ukg.department_org_level,
+            mapper: mapper.clone(),
+            tenant: myself.clone(),
+        },
+        sup,
+    )
+    .await;
+    let (fetcher, _) = match fetcher {
+        Ok(f) => f,
+        Err(e) => {
+            writer.stop(None);
+            mapper.stop(None);
+            return Err(e.into());
+        }
+    };
+    state.pipeline = Some(Pipeline {
+        generation,
+        fetcher,
+        mapper,
+        writer,
+    });
+    args.status.update(id, |s| s.up = true);
+    info!(tenant = %id, generation, "pipeline up");
+    Ok(())
+}
+
+fn request_run(
+    state: &mut TenantSupervisorState,
+    reply: Option<RpcReplyPort<RunSummary>>,
+) -> Result<(), ActorProcessingErr> {
+    state.waiters.extend(reply);
+    if state.run.is_some() {
+        return Ok(());
+    }
+    if let Some(t) = state.next_tick.take() {
+        t.abort();
+    }
+    if state.pipeline.is_none() {
+        state.run_requested = true;
+        return Ok(());
+    }
+    start_run(state)
+}
+
+/// Begins (or resumes) a run on the current pipeline.
+fn start_run(state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr> {
+    let Some(pipeline) = state.pipeline.as_ref() else {
+        state.run_requested = true;
+        return Ok(());
+    };
+    let cursor = state.args.store.begin_run(Utc::now())?;
+    let ctx = RunCtx {
+        tenant: state.args.spec.id.clone(),
+        run_id: cursor.run_id,
+        started_at: cursor.started_at,
+        generation: pipeline.generation,
+    };
+    let res = &state.args.resources;
+    let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
+    let (ukg_base, scim_base) = match &state.run {
+        Some(r) => (r.ukg_requests_at_start, r.scim_requests_at_start),
+        None => (res.ukg_counters.requests(), res.scim_counters.requests()),
+    };
+    info!(tenant = %ctx.tenant, run = ctx.run_id, resume_after = cursor.pages_committed, "run starting");
+    state.args.status.update(&ctx.tenant, |s| {
+        s.state = TenantState::Running;
+        s.current_run = Some(ctx.run_id);
+        s.next_run_at = None;
+    });
+    pipeline.fetcher.cast(FetcherMsg::Start {
+        run: ctx.clone(),
+        resume_after: cursor.pages_committed,
+    })?;
+    state.run = Some(ActiveRun {
+        ctx,
+        ukg_requests_at_start: ukg_base,
+        scim_requests_at_start: scim_base,
+        crashes,
+    });
+    Ok(())
+}
+
+/// Closes the run: summary stored, status updated, contact notified, waiters answered,
+/// next run scheduled.
+async fn finish_run(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+    outcome: Outcome,
+    counts: Counts,
+    failures: Vec<RecordFailure>,
+    error: Option<String>,
+    pages: u32,
+) -> Result<(), ActorProcessingErr> {
+    let Some(run) = state.run.take() else {
+        return Ok(());
+    };
+    let res = &state.args.resources;
+    let summary = RunSummary {
+        tenant: run.ctx.tenant.clone(),
+        run_id: run.ctx.run_id,
+        started_at: run.ctx.started_at,
+        finished_at: Utc::now(),
+        outcome,
+        counts,
+        failures,
+        error,
+        pages,
+        ukg_requests: res.ukg_counters.requests() - run.ukg_requests_at_start,
+        scim_requests: res.scim_counters.requests() - run.scim_requests_at_start,
+    };
+    state.args.store.finish_run(&summary)?;
+    state.args.store.flush().await?;
+    let c = &summary.counts;
+    match &summary.error {
+        None => {
+            info!(tenant = %summary.tenant, run = summary.run_id, created = c.created, adopted = c.adopted, updated = c.updated, deactivated = c.deactivated, reactivated = c.reactivated, unchanged = c.unchanged, failed = c.failed, ukg_requests = summary.ukg_requests, scim_requests = summary.scim_requests, "run finished")
+        }
+        Some(e) => warn!(tenant = %summary.tenant, run = summary.run_id, error = %e, "run failed"),
+    }
+    if summary.outcome != Outcome::Failed {
+        state.backoff.reset();
+    }
+    let schedule = state.args.spec.schedule;
+    state.args.status.finished(&summary);
+    state.args.status.update(&summary.tenant, |s| {
+        s.next_run_at = chrono::Duration::from_std(schedule)
+            .ok()
+            .map(|d| Utc::now() + d);
+    });
+    if let Some(n) = &state.notifier {
+        let _ = n.cast(NotifierMsg::RunEnded(Box::new(summary.clone())));
+    }
+    for waiter in state.waiters.drain(..) {
+        let _ = waiter.send(summary.clone());
+    }
+    state.next_tick = Some(myself.send_after(schedule, || TenantMsg::Tick));
+    Ok(())
+}
