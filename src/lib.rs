@@ -1,1 +1,12 @@
+//! hrsync: the process shell around the actors: command line, config file, wiring, HTTP
+//! face, logging. `service::run_service` starts the whole service on a given listener so
+//! tests can run it in-process.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;

@@ -10,29 +10,22 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum UkgError {
     /// Connection refused, DNS failure, TLS failure or timeout.
-    #[error(
-        "UKG Pro API unreachable: {0}; check the API host URL (https, reachable from this machine)"
-    )]
+    #[error("UKG Pro API unreachable: {0}; check the API host URL (https, reachable from this machine)")]
     Unreachable(String),
     /// 401: wrong user, password or Customer API Key.
     #[error("UKG Pro rejected the credentials (401) on {path}; check the web service account user name and password, and the Customer API Key")]
     Unauthorized { path: String },
     /// 403: the service account lacks the permission this endpoint needs.
     #[error("UKG Pro denied access to {path} (403); give the web service account the {permission} permission")]
-    Forbidden {
-        path: String,
-        permission: &'static str,
-    },
+    Forbidden { path: String, permission: &'static str },
     /// 429 that did not clear within the retry budget.
-    #[error("UKG Pro kept throttling {path} (429) after {attempts} attempts; lower requests_per_second or retry later")]
+    #[error(
+        "UKG Pro kept throttling {path} (429) after {attempts} attempts; lower requests_per_second or retry later"
+    )]
     Throttled { path: String, attempts: u32 },
     /// Any other unexpected status.
     #[error("UKG Pro answered {status} on {path}: {detail}")]
-    Status {
-        path: String,
-        status: u16,
-        detail: String,
-    },
+    Status { path: String, status: u16, detail: String },
     /// The body was not the JSON we expect (truncated, wrong content type, wrong shape).
     #[error("UKG Pro sent an unreadable response on {path}: {detail}")]
     Malformed { path: String, detail: String },
@@ -42,9 +35,7 @@ impl UkgError {
     /// Whether another attempt may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            UkgError::Unreachable(_) | UkgError::Throttled { .. } | UkgError::Malformed { .. } => {
-                true
-            }
+            UkgError::Unreachable(_) | UkgError::Throttled { .. } | UkgError::Malformed { .. } => true,
             UkgError::Status { status, .. } => *status >= 500,
             UkgError::Unauthorized { .. } | UkgError::Forbidden { .. } => false,
         }
@@ -55,9 +46,7 @@ impl UkgError {
 #[derive(Debug, Error)]
 pub enum ScimError {
     /// Connection refused, DNS failure, TLS failure or timeout.
-    #[error(
-        "SCIM API unreachable: {0}; check the SCIM base_url (https, reachable from this machine)"
-    )]
+    #[error("SCIM API unreachable: {0}; check the SCIM base_url (https, reachable from this machine)")]
     Unreachable(String),
     /// 401: the bearer token was refused.
     #[error("the app rejected the SCIM token (401); check the tenant's scim token")]
@@ -69,15 +58,13 @@ pub enum ScimError {
     #[error("the app already has a user with this userName (409 uniqueness)")]
     Conflict,
     /// 429 that did not clear within the retry budget.
-    #[error("the app kept throttling {path} (429) after {attempts} attempts; lower requests_per_second or retry later")]
+    #[error(
+        "the app kept throttling {path} (429) after {attempts} attempts; lower requests_per_second or retry later"
+    )]
     Throttled { path: String, attempts: u32 },
     /// Any other unexpected status, with the SCIM error detail when the app sent one.
     #[error("the app answered {status} on {path}: {detail}")]
-    Status {
-        path: String,
-        status: u16,
-        detail: String,
-    },
+    Status { path: String, status: u16, detail: String },
     /// The body was not the JSON we expect.
     #[error("the app sent an unreadable response on {path}: {detail}")]
     Malformed { path: String, detail: String },
@@ -87,9 +74,7 @@ impl ScimError {
     /// Whether another attempt may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ScimError::Unreachable(_)
-            | ScimError::Throttled { .. }
-            | ScimError::Malformed { .. } => true,
+            ScimError::Unreachable(_) | ScimError::Throttled { .. } | ScimError::Malformed { .. } => true,
             ScimError::Status { status, .. } => *status >= 500,
             ScimError::Unauthorized | ScimError::NotFound { .. } | ScimError::Conflict => false,
         }

@@ -17,9 +17,7 @@ use tracing::{debug, info, warn};
 use crate::mapper::MapperMsg;
 use crate::model::{Page, RecordFailure, RunCtx};
 use crate::tenant::TenantMsg;
-use crate::ukg::{
-    self, DemographicRow, EmploymentRow, JobRow, Lookups, OrgLevelRow, People, UkgClient,
-};
+use crate::ukg::{self, DemographicRow, EmploymentRow, JobRow, Lookups, OrgLevelRow, People, UkgClient};
 
 /// Pages handed downstream and not yet committed, at most.
 pub const MAX_IN_FLIGHT: u32 = 2;
@@ -117,19 +115,14 @@ impl Actor for Fetcher {
     }
 }
 
-async fn read_reference_data(
-    client: &UkgClient,
-) -> Result<(People, Lookups), crate::error::UkgError> {
+async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), crate::error::UkgError> {
     let org_levels: Vec<OrgLevelRow> = client.lookup(ukg::ORG_LEVELS).await?;
     let jobs: Vec<JobRow> = client.lookup(ukg::JOBS).await?;
     let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;
     Ok((ukg::people(demographics), Lookups::new(org_levels, jobs)))
 }
 
-async fn fetch_next(
-    myself: &ActorRef<FetcherMsg>,
-    state: &mut FetcherState,
-) -> Result<(), ActorProcessingErr> {
+async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> Result<(), ActorProcessingErr> {
     let Some(run) = state.run.as_mut() else {
         return Ok(());
     };
@@ -137,14 +130,13 @@ async fn fetch_next(
         return Ok(());
     }
     let index = run.next_page;
-    let rows: Vec<EmploymentRow> =
-        match state.args.client.page(ukg::EMPLOYMENT_DETAILS, index).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let ctx = run.ctx.clone();
-                return fail(state, ctx, e.to_string());
-            }
-        };
+    let rows: Vec<EmploymentRow> = match state.args.client.page(ukg::EMPLOYMENT_DETAILS, index).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            let ctx = run.ctx.clone();
+            return fail(state, ctx, e.to_string());
+        }
+    };
     let last = rows.len() < state.args.client.page_size() as usize;
     let level = state.args.department_org_level;
     let mut employees = Vec::with_capacity(rows.len());
@@ -180,9 +172,6 @@ async fn fetch_next(
 fn fail(state: &mut FetcherState, run: RunCtx, error: String) -> Result<(), ActorProcessingErr> {
     warn!(tenant = %run.tenant, run = run.run_id, %error, "run cannot read UKG");
     state.run = None;
-    state
-        .args
-        .tenant
-        .cast(TenantMsg::RunFailed { run, error })?;
+    state.args.tenant.cast(TenantMsg::RunFailed { run, error })?;
     Ok(())
 }

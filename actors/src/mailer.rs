@@ -17,11 +17,7 @@ pub enum MailError {
     #[error("cannot build the email: {0}")]
     Build(String),
     #[error("SMTP server {host}:{port} did not accept the email: {detail}")]
-    Smtp {
-        host: String,
-        port: u16,
-        detail: String,
-    },
+    Smtp { host: String, port: u16, detail: String },
 }
 
 /// An SMTP sender.
@@ -40,26 +36,15 @@ impl Mailer {
             detail: e.to_string(),
         };
         let builder = match spec.tls {
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&spec.host)
-                .map_err(smtp_err)?,
-            SmtpTls::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&spec.host).map_err(smtp_err)?
-            }
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&spec.host).map_err(smtp_err)?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&spec.host).map_err(smtp_err)?,
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&spec.host),
         };
-        let mut builder = builder
-            .port(spec.port)
-            .timeout(Some(Duration::from_secs(30)));
+        let mut builder = builder.port(spec.port).timeout(Some(Duration::from_secs(30)));
         if let (Some(user), Some(password)) = (&spec.username, &spec.password) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose_secret().to_string(),
-            ));
+            builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_string()));
         }
-        let from = spec
-            .from
-            .parse()
-            .map_err(|_| MailError::Address(spec.from.clone()))?;
+        let from = spec.from.parse().map_err(|_| MailError::Address(spec.from.clone()))?;
         Ok(Mailer {
             transport: builder.build(),
             from,
@@ -69,13 +54,7 @@ impl Mailer {
     }
 
     /// Sends one email with a plain-text and an HTML part.
-    pub async fn send(
-        &self,
-        to: &str,
-        subject: &str,
-        text: String,
-        html: String,
-    ) -> Result<(), MailError> {
+    pub async fn send(&self, to: &str, subject: &str, text: String, html: String) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
         let message = Message::builder()
             .from(self.from.clone())

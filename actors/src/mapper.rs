@@ -57,10 +57,7 @@ impl Actor for Mapper {
 }
 
 /// Decides what to do for every employee of a page.
-pub fn plan_page(
-    page: Page,
-    store: &dyn ProgressStore,
-) -> Result<PagePlan, crate::error::StoreError> {
+pub fn plan_page(page: Page, store: &dyn ProgressStore) -> Result<PagePlan, crate::error::StoreError> {
     let mut items = Vec::new();
     let mut failures = page.failures;
     let mut unchanged = 0;

@@ -155,12 +155,7 @@ impl Counts {
 
     /// Number of writes these counts represent.
     pub fn writes(&self) -> u64 {
-        self.created
-            + self.adopted
-            + self.updated
-            + self.deactivated
-            + self.reactivated
-            + self.managers_linked
+        self.created + self.adopted + self.updated + self.deactivated + self.reactivated + self.managers_linked
     }
 }
 

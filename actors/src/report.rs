@@ -57,11 +57,7 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
         s.finished_at.to_rfc3339()
     );
     if let Some(e) = &s.error {
-        let _ = writeln!(
-            text,
-            "The run could not complete: {e}\nWhat to do: {}\n",
-            fix_for(e)
-        );
+        let _ = writeln!(text, "The run could not complete: {e}\nWhat to do: {}\n", fix_for(e));
     }
     let c = &s.counts;
     let _ = writeln!(
@@ -96,15 +92,9 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
             escape(fix_for(cause))
         );
     }
-    Some(Email {
-        subject,
-        text,
-        html,
-    })
+    Some(Email { subject, text, html })
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

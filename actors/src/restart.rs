@@ -19,19 +19,12 @@ impl Default for Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Self {
-        Backoff {
-            base,
-            max,
-            failures: 0,
-        }
+        Backoff { base, max, failures: 0 }
     }
 
     /// Records a failure and returns how long to wait before the next restart.
     pub fn next_delay(&mut self) -> Duration {
-        let delay = self
-            .base
-            .saturating_mul(1u32 << self.failures.min(20))
-            .min(self.max);
+        let delay = self.base.saturating_mul(1u32 << self.failures.min(20)).min(self.max);
         self.failures += 1;
         delay
     }

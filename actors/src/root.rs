@@ -65,11 +65,7 @@ impl Actor for Supervisor {
     type State = RootState;
     type Arguments = RootArgs;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        args: RootArgs,
-    ) -> Result<Self::State, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<Self::Msg>, args: RootArgs) -> Result<Self::State, ActorProcessingErr> {
         let mailer = match &args.smtp {
             None => None,
             Some(spec) => match Mailer::new(spec) {
@@ -122,11 +118,7 @@ impl Actor for Supervisor {
                 }
             }
             RootMsg::Respawn { tenant } => {
-                if state
-                    .tenants
-                    .get(&tenant)
-                    .is_some_and(|t| t.actor.is_none())
-                {
+                if state.tenants.get(&tenant).is_some_and(|t| t.actor.is_none()) {
                     spawn_tenant(&myself, state, &tenant).await;
                 }
             }
@@ -145,15 +137,13 @@ impl Actor for Supervisor {
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
                 (cell, reason.unwrap_or_else(|| "stopped".to_string()))
             }
-            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => {
-                return Ok(())
-            }
+            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => return Ok(()),
         };
-        let Some((id, entry)) = state.tenants.iter_mut().find(|(_, t)| {
-            t.actor
-                .as_ref()
-                .is_some_and(|a| a.get_id() == cell.get_id())
-        }) else {
+        let Some((id, entry)) = state
+            .tenants
+            .iter_mut()
+            .find(|(_, t)| t.actor.as_ref().is_some_and(|a| a.get_id() == cell.get_id()))
+        else {
             return Ok(());
         };
         error!(tenant = %id, %reason, "tenant supervisor stopped; restarting it");
@@ -189,14 +179,7 @@ async fn spawn_tenant(myself: &ActorRef<RootMsg>, state: &mut RootState, id: &st
         autostart: state.autostart,
         retry: state.retry.clone(),
     };
-    match Actor::spawn_linked(
-        Some(format!("{id}/tenant")),
-        TenantSupervisor,
-        args,
-        myself.get_cell(),
-    )
-    .await
-    {
+    match Actor::spawn_linked(Some(format!("{id}/tenant")), TenantSupervisor, args, myself.get_cell()).await {
         Ok((actor, _)) => entry.actor = Some(actor),
         Err(e) => {
             error!(tenant = %id, error = %e, "tenant supervisor did not start; retrying");

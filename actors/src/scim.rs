@@ -64,30 +64,19 @@ impl ScimClient {
     }
 
     /// Finds the user whose `externalId` is `external_id`.
-    pub async fn find_by_external_id(
-        &self,
-        external_id: &str,
-    ) -> Result<Option<RemoteUser>, ScimError> {
+    pub async fn find_by_external_id(&self, external_id: &str) -> Result<Option<RemoteUser>, ScimError> {
         self.find("externalId", external_id).await
     }
 
     /// Finds the user whose `userName` is `user_name` (SCIM compares it case-insensitively).
-    pub async fn find_by_user_name(
-        &self,
-        user_name: &str,
-    ) -> Result<Option<RemoteUser>, ScimError> {
+    pub async fn find_by_user_name(&self, user_name: &str) -> Result<Option<RemoteUser>, ScimError> {
         self.find("userName", user_name).await
     }
 
     async fn find(&self, attribute: &str, value: &str) -> Result<Option<RemoteUser>, ScimError> {
         let filter = format!("{attribute} eq \"{}\"", escape_filter(value));
         let body = self
-            .call(
-                reqwest::Method::GET,
-                "/Users",
-                Some(&[("filter", filter)]),
-                None,
-            )
+            .call(reqwest::Method::GET, "/Users", Some(&[("filter", filter)]), None)
             .await?;
         let resources = body
             .get("Resources")
@@ -103,11 +92,7 @@ impl ScimClient {
     }
 
     /// Creates the user; returns the app's id. A duplicate userName is [`ScimError::Conflict`].
-    pub async fn create(
-        &self,
-        user: &AppUser,
-        manager_id: Option<&str>,
-    ) -> Result<String, ScimError> {
+    pub async fn create(&self, user: &AppUser, manager_id: Option<&str>) -> Result<String, ScimError> {
         let body = self
             .call(
                 reqwest::Method::POST,
@@ -126,30 +111,17 @@ impl ScimClient {
     }
 
     /// Replaces the user's attributes (PUT).
-    pub async fn replace(
-        &self,
-        id: &str,
-        user: &AppUser,
-        manager_id: Option<&str>,
-    ) -> Result<(), ScimError> {
+    pub async fn replace(&self, id: &str, user: &AppUser, manager_id: Option<&str>) -> Result<(), ScimError> {
         let path = format!("/Users/{}", path_segment(id));
-        self.call(
-            reqwest::Method::PUT,
-            &path,
-            None,
-            Some(user_resource(user, manager_id)),
-        )
-        .await
-        .map(drop)
+        self.call(reqwest::Method::PUT, &path, None, Some(user_resource(user, manager_id)))
+            .await
+            .map(drop)
     }
 
     /// Sets `active` (PATCH replace, a JSON boolean).
     pub async fn set_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
-        self.patch(
-            id,
-            json!([{"op": "replace", "path": "active", "value": active}]),
-        )
-        .await
+        self.patch(id, json!([{"op": "replace", "path": "active", "value": active}]))
+            .await
     }
 
     /// Points the user's enterprise `manager` at another app user.
@@ -211,11 +183,7 @@ impl ScimClient {
         .await
     }
 
-    fn interpret(
-        &self,
-        path: &str,
-        sent: Result<upstream::Reply, SendError>,
-    ) -> Attempt<Value, ScimError> {
+    fn interpret(&self, path: &str, sent: Result<upstream::Reply, SendError>) -> Attempt<Value, ScimError> {
         let reply = match sent {
             Ok(r) => r,
             Err(SendError::Transport(detail)) => {
@@ -313,10 +281,7 @@ pub fn user_resource(user: &AppUser, manager_id: Option<&str>) -> Value {
 fn remote_user(v: &Value) -> Option<RemoteUser> {
     Some(RemoteUser {
         id: v.get("id")?.as_str()?.to_string(),
-        external_id: v
-            .get("externalId")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        external_id: v.get("externalId").and_then(Value::as_str).map(str::to_string),
         user_name: v
             .get("userName")
             .and_then(Value::as_str)
@@ -342,10 +307,7 @@ fn path_segment(id: &str) -> String {
 fn scim_detail(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
-            let detail = v
-                .get("detail")
-                .and_then(Value::as_str)
-                .unwrap_or("no detail");
+            let detail = v.get("detail").and_then(Value::as_str).unwrap_or("no detail");
             match v.get("scimType").and_then(Value::as_str) {
                 Some(t) => format!("{detail} (scimType {t})"),
                 None => detail.to_string(),

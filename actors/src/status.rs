@@ -70,11 +70,7 @@ impl StatusBoard {
 
     /// Whether every listed tenant's actors are up.
     pub fn all_up(&self) -> bool {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .all(|s| s.up)
+        self.0.read().unwrap_or_else(|p| p.into_inner()).values().all(|s| s.up)
     }
 
     /// Records a finished run.

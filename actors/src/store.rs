@@ -151,8 +151,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError> {
-        self.employees
-            .insert(employee_id.as_bytes(), encode(state))?;
+        self.employees.insert(employee_id.as_bytes(), encode(state))?;
         Ok(())
     }
 
@@ -161,10 +160,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
-        self.meta
-            .get(CURSOR)?
-            .map(|v| decode(CURSOR, &v))
-            .transpose()
+        self.meta.get(CURSOR)?.map(|v| decode(CURSOR, &v)).transpose()
     }
 
     fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError> {
@@ -201,14 +197,12 @@ impl ProgressStore for SledTenant {
             let current: Cursor = match meta.get(CURSOR)? {
                 Some(v) => decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?,
                 None => {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::CursorRegression {
-                            run: run_id,
-                            page,
-                            committed_run: 0,
-                            committed_page: 0,
-                        },
-                    ))
+                    return Err(ConflictableTransactionError::Abort(StoreError::CursorRegression {
+                        run: run_id,
+                        page,
+                        committed_run: 0,
+                        committed_page: 0,
+                    }))
                 }
             };
             if run_id < current.run_id || (run_id == current.run_id && current.complete) {
@@ -218,14 +212,12 @@ impl ProgressStore for SledTenant {
                 }));
             }
             if current.run_id != run_id || page != current.pages_committed + 1 {
-                return Err(ConflictableTransactionError::Abort(
-                    StoreError::CursorRegression {
-                        run: run_id,
-                        page,
-                        committed_run: current.run_id,
-                        committed_page: current.pages_committed,
-                    },
-                ));
+                return Err(ConflictableTransactionError::Abort(StoreError::CursorRegression {
+                    run: run_id,
+                    page,
+                    committed_run: current.run_id,
+                    committed_page: current.pages_committed,
+                }));
             }
             let mut next = current;
             next.pages_committed = page;
@@ -242,8 +234,7 @@ impl ProgressStore for SledTenant {
         use sled::Transactional;
         (&self.meta, &self.runs).transaction(|(meta, runs)| {
             if let Some(v) = meta.get(CURSOR)? {
-                let mut c: Cursor =
-                    decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?;
+                let mut c: Cursor = decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?;
                 if c.run_id == summary.run_id {
                     c.complete = true;
                     meta.insert(CURSOR, encode(&c))?;

@@ -116,16 +116,8 @@ impl Pipeline {
     }
 
     async fn stop(self) {
-        for cell in [
-            self.fetcher.get_cell(),
-            self.mapper.get_cell(),
-            self.writer.get_cell(),
-        ] {
-            if cell
-                .stop_and_wait(None, Some(Duration::from_secs(30)))
-                .await
-                .is_err()
-            {
+        for cell in [self.fetcher.get_cell(), self.mapper.get_cell(), self.writer.get_cell()] {
+            if cell.stop_and_wait(None, Some(Duration::from_secs(30))).await.is_err() {
                 cell.kill();
             }
         }
@@ -182,26 +174,15 @@ impl Actor for TenantSupervisor {
         Ok(state)
     }
 
-    async fn post_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn post_start(&self, myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
         if state.args.autostart {
             myself.cast(TenantMsg::Tick)?;
         }
         Ok(())
     }
 
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        state
-            .args
-            .status
-            .update(&state.args.spec.id, |s| s.up = false);
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        state.args.status.update(&state.args.spec.id, |s| s.up = false);
         Ok(())
     }
 
@@ -277,16 +258,10 @@ impl Actor for TenantSupervisor {
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
                 (cell, reason.unwrap_or_else(|| "stopped".to_string()))
             }
-            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => {
-                return Ok(())
-            }
+            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => return Ok(()),
         };
         let tenant = state.args.spec.id.clone();
-        if state
-            .notifier
-            .as_ref()
-            .is_some_and(|n| n.get_id() == cell.get_id())
-        {
+        if state.notifier.as_ref().is_some_and(|n| n.get_id() == cell.get_id()) {
             warn!(tenant = %tenant, %reason, "notifier stopped; restarting it");
             state.notifier = None;
             spawn_notifier(&myself, state).await;
@@ -296,9 +271,7 @@ impl Actor for TenantSupervisor {
             // An actor of an older generation, stopped by us.
             return Ok(());
         }
-        let actor = cell
-            .get_name()
-            .unwrap_or_else(|| "pipeline actor".to_string());
+        let actor = cell.get_name().unwrap_or_else(|| "pipeline actor".to_string());
         error!(tenant = %tenant, actor = %actor, %reason, "pipeline actor crashed; restarting the pipeline");
         if let Some(pipeline) = state.pipeline.take() {
             pipeline.stop().await;
@@ -353,14 +326,7 @@ async fn spawn_notifier(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervis
         contact: spec.technical_contact.clone(),
         mailer: state.args.mailer.clone(),
     };
-    match Actor::spawn_linked(
-        Some(format!("{}/notifier", spec.id)),
-        Notifier,
-        args,
-        myself.get_cell(),
-    )
-    .await
-    {
+    match Actor::spawn_linked(Some(format!("{}/notifier", spec.id)), Notifier, args, myself.get_cell()).await {
         Ok((notifier, _)) => state.notifier = Some(notifier),
         Err(e) => {
             warn!(tenant = %spec.id, error = %e, "notifier did not start; reports will only be logged")
@@ -383,12 +349,8 @@ async fn spawn_pipeline(
         res.scim_counters.clone(),
     )
     .with_retry_policy(args.retry.clone());
-    let ukg = UkgClient::new(
-        args.spec.ukg.clone(),
-        res.ukg_limiter.clone(),
-        res.ukg_counters.clone(),
-    )
-    .with_retry_policy(args.retry.clone());
+    let ukg = UkgClient::new(args.spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
+        .with_retry_policy(args.retry.clone());
     let sup = myself.get_cell();
     let (writer, _) = Actor::spawn_linked(
         Some(format!("{id}/writer")),
@@ -549,9 +511,7 @@ async fn finish_run(
     let schedule = state.args.spec.schedule;
     state.args.status.finished(&summary);
     state.args.status.update(&summary.tenant, |s| {
-        s.next_run_at = chrono::Duration::from_std(schedule)
-            .ok()
-            .map(|d| Utc::now() + d);
+        s.next_run_at = chrono::Duration::from_std(schedule).ok().map(|d| Utc::now() + d);
     });
     if let Some(n) = &state.notifier {
         let _ = n.cast(NotifierMsg::RunEnded(Box::new(summary.clone())));

@@ -68,11 +68,7 @@ impl UkgClient {
     }
 
     /// Reads one page of a paged list endpoint.
-    pub async fn page<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        page: u32,
-    ) -> Result<Vec<T>, UkgError> {
+    pub async fn page<T: DeserializeOwned>(&self, path: &str, page: u32) -> Result<Vec<T>, UkgError> {
         let query = [
             ("page", page.to_string()),
             ("per_Page", self.spec.page_size.to_string()),
@@ -100,21 +96,14 @@ impl UkgClient {
         self.get_list(path, &[]).await
     }
 
-    async fn get_list<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Vec<T>, UkgError> {
+    async fn get_list<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, UkgError> {
         let url = format!("{}{}", self.spec.base_url, path);
         upstream::with_retries(&self.policy, &self.counters, |_| {
             let mut request = self
                 .http
                 .get(&url)
                 .query(query)
-                .basic_auth(
-                    &self.spec.username,
-                    Some(self.spec.password.expose_secret()),
-                )
+                .basic_auth(&self.spec.username, Some(self.spec.password.expose_secret()))
                 .header("US-Customer-Api-Key", self.spec.api_key.expose_secret())
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(key) = &self.spec.user_api_key {
@@ -226,19 +215,9 @@ fn permission_for(path: &str) -> &'static str {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmploymentRow {
-    #[serde(
-        default,
-        rename = "companyID",
-        alias = "companyId",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, rename = "companyID", alias = "companyId", deserialize_with = "opt_text")]
     pub company_id: Option<String>,
-    #[serde(
-        default,
-        rename = "employeeID",
-        alias = "employeeId",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, rename = "employeeID", alias = "employeeId", deserialize_with = "opt_text")]
     pub employee_id: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub employee_number: Option<String>,
@@ -319,12 +298,7 @@ pub struct OrgLevelRow {
 pub struct JobRow {
     #[serde(default, alias = "jobCode", deserialize_with = "opt_text")]
     pub code: Option<String>,
-    #[serde(
-        default,
-        alias = "jobTitle",
-        alias = "description",
-        deserialize_with = "opt_text"
-    )]
+    #[serde(default, alias = "jobTitle", alias = "description", deserialize_with = "opt_text")]
     pub title: Option<String>,
 }
 
@@ -343,10 +317,7 @@ impl Lookups {
             .into_iter()
             .filter_map(|r| Some(((r.level?, r.code?), r.description?)))
             .collect();
-        let jobs = jobs
-            .into_iter()
-            .filter_map(|r| Some((r.code?, r.title?)))
-            .collect();
+        let jobs = jobs.into_iter().filter_map(|r| Some((r.code?, r.title?))).collect();
         Lookups { org_levels, jobs }
     }
 }
@@ -382,12 +353,7 @@ pub fn people(rows: Vec<DemographicRow>) -> People {
 
 /// Joins one employment row with its person and the lookups; None when the row lacks its
 /// company id or employee id (the caller reports it).
-pub fn join(
-    row: EmploymentRow,
-    people: &People,
-    lookups: &Lookups,
-    department_level: u8,
-) -> Option<Employee> {
+pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_level: u8) -> Option<Employee> {
     let company_id = row.company_id.clone()?;
     let employee_id = row.employee_id.clone()?;
     let person = people.get(&(company_id.clone(), employee_id.clone()));
@@ -395,11 +361,7 @@ pub fn join(
         .job_title
         .clone()
         .or_else(|| row.job_description.clone())
-        .or_else(|| {
-            row.primary_job_code
-                .as_ref()
-                .and_then(|c| lookups.jobs.get(c).cloned())
-        });
+        .or_else(|| row.primary_job_code.as_ref().and_then(|c| lookups.jobs.get(c).cloned()));
     let department = row.org_level(department_level).map(|code| {
         lookups
             .org_levels
@@ -490,10 +452,7 @@ mod tests {
         assert_eq!(rows[0].job_description, None);
         assert_eq!(rows[0].supervisor_id, None);
         assert_eq!(rows[1].employee_id.as_deref(), Some("42"));
-        assert_eq!(
-            rows[1].date_of_termination,
-            NaiveDate::from_ymd_opt(2024, 2, 1)
-        );
+        assert_eq!(rows[1].date_of_termination, NaiveDate::from_ymd_opt(2024, 2, 1));
     }
 
     #[test]

@@ -25,9 +25,7 @@ pub type Limiter = governor::DefaultDirectRateLimiter;
 pub fn limiter(per_second: u32, burst: Option<u32>) -> Arc<Limiter> {
     let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst.unwrap_or(per_second).max(1)).unwrap_or(rate);
-    Arc::new(RateLimiter::direct(
-        Quota::per_second(rate).allow_burst(burst),
-    ))
+    Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
 }
 
 /// Builds the HTTP client for API calls: rustls, no redirects, connect and total timeouts.
@@ -87,10 +85,7 @@ pub async fn send(
 ) -> Result<Reply, SendError> {
     limiter.until_ready().await;
     counters.requests.fetch_add(1, Ordering::Relaxed);
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| SendError::Transport(describe(&e)))?;
+    let mut response = request.send().await.map_err(|e| SendError::Transport(describe(&e)))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let mut body = Vec::new();
@@ -106,11 +101,7 @@ pub async fn send(
             Err(e) => return Err(SendError::Transport(describe(&e))),
         }
     }
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    Ok(Reply { status, headers, body })
 }
 
 /// A short description of a transport error: its kind and the innermost cause, without the
@@ -169,11 +160,7 @@ pub enum Attempt<T, E> {
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the attempts are used up.
-pub async fn with_retries<T, E, F, Fut>(
-    policy: &RetryPolicy,
-    counters: &Counters,
-    mut attempt: F,
-) -> Result<T, E>
+pub async fn with_retries<T, E, F, Fut>(policy: &RetryPolicy, counters: &Counters, mut attempt: F) -> Result<T, E>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Attempt<T, E>>,
@@ -188,9 +175,7 @@ where
                     return Err(error);
                 }
                 counters.retries.fetch_add(1, Ordering::Relaxed);
-                let wait = after
-                    .unwrap_or_else(|| backoff(policy, n))
-                    .min(policy.max_delay);
+                let wait = after.unwrap_or_else(|| backoff(policy, n)).min(policy.max_delay);
                 tokio::time::sleep(wait).await;
                 n += 1;
             }
@@ -210,11 +195,7 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 
 /// Parses `Retry-After` as seconds or an HTTP date, capped at `cap`.
 pub fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
@@ -249,25 +230,16 @@ mod tests {
     fn retry_after_reads_seconds_and_caps() {
         let mut h = HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(
-            retry_after(&h, Duration::from_secs(60)),
-            Some(Duration::from_secs(7))
-        );
+        assert_eq!(retry_after(&h, Duration::from_secs(60)), Some(Duration::from_secs(7)));
         h.insert(reqwest::header::RETRY_AFTER, "7000".parse().unwrap());
-        assert_eq!(
-            retry_after(&h, Duration::from_secs(60)),
-            Some(Duration::from_secs(60))
-        );
+        assert_eq!(retry_after(&h, Duration::from_secs(60)), Some(Duration::from_secs(60)));
     }
 
     #[test]
     fn retry_after_reads_http_dates() {
         let mut h = HeaderMap::new();
         let at = chrono::Utc::now() + chrono::Duration::seconds(30);
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            at.to_rfc2822().parse().unwrap(),
-        );
+        h.insert(reqwest::header::RETRY_AFTER, at.to_rfc2822().parse().unwrap());
         let wait = retry_after(&h, Duration::from_secs(60)).unwrap();
         assert!(
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),

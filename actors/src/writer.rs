@@ -169,10 +169,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
                 employee_id,
                 reason: e.to_string(),
             }),
-            Err(WriteError::Record(reason)) => failures.push(RecordFailure {
-                employee_id,
-                reason,
-            }),
+            Err(WriteError::Record(reason)) => failures.push(RecordFailure { employee_id, reason }),
         }
     }
     counts.failed = failures.len() as u64;
@@ -219,11 +216,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
 }
 
 /// Applies one planned change and records it once the app confirmed it.
-async fn apply_item(
-    scim: &ScimClient,
-    store: &dyn ProgressStore,
-    item: PlanItem,
-) -> Result<Applied, WriteError> {
+async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem) -> Result<Applied, WriteError> {
     let PlanItem {
         user,
         hash,
@@ -254,9 +247,7 @@ async fn apply_item(
                 Ok(()) => app_id,
                 // Deleted in the app behind our back: create it again.
                 Err(ScimError::Status { status: 404, .. }) => {
-                    create_or_adopt(scim, &user, manager_app.as_deref())
-                        .await?
-                        .0
+                    create_or_adopt(scim, &user, manager_app.as_deref()).await?.0
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -308,10 +299,7 @@ fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) 
 }
 
 /// The app id of the user's manager, when the manager has been written to the app.
-fn resolve_manager(
-    store: &dyn ProgressStore,
-    user: &AppUser,
-) -> Result<Option<String>, StoreError> {
+fn resolve_manager(store: &dyn ProgressStore, user: &AppUser) -> Result<Option<String>, StoreError> {
     match &user.manager_external_id {
         Some(m) => Ok(store.employee(m)?.map(|s| s.app_id)),
         None => Ok(None),
@@ -377,21 +365,14 @@ async fn link_managers(
                 employee_id,
                 reason: format!("manager link failed: {e}"),
             }),
-            Err(WriteError::Record(reason)) => failures.push(RecordFailure {
-                employee_id,
-                reason,
-            }),
+            Err(WriteError::Record(reason)) => failures.push(RecordFailure { employee_id, reason }),
         }
     }
     Ok((counts, failures))
 }
 
 /// Links one pending manager; Ok(false) when nothing was written.
-async fn link_one(
-    link: PendingLink,
-    scim: &ScimClient,
-    store: &dyn ProgressStore,
-) -> Result<bool, WriteError> {
+async fn link_one(link: PendingLink, scim: &ScimClient, store: &dyn ProgressStore) -> Result<bool, WriteError> {
     let Some(manager) = link.user.manager_external_id.clone() else {
         return Ok(false);
     };

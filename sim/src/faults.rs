@@ -57,10 +57,7 @@ pub(crate) enum Before {
     /// Handle it normally.
     Pass,
     /// Answer this status right away.
-    Status {
-        status: u16,
-        retry_after: Option<u64>,
-    },
+    Status { status: u16, retry_after: Option<u64> },
     /// Close the connection without answering.
     Reset,
 }
@@ -127,14 +124,12 @@ impl Faults {
         let mut decision = Before::Pass;
         for a in &mut self.active {
             decision = match &mut a.fault {
-                Fault::StatusEvery {
-                    k,
-                    status,
-                    retry_after,
-                } if *k > 0 && a.seen.is_multiple_of(*k) => Before::Status {
-                    status: *status,
-                    retry_after: *retry_after,
-                },
+                Fault::StatusEvery { k, status, retry_after } if *k > 0 && a.seen.is_multiple_of(*k) => {
+                    Before::Status {
+                        status: *status,
+                        retry_after: *retry_after,
+                    }
+                }
                 Fault::StatusNext { n, status } if *n > 0 => {
                     *n -= 1;
                     Before::Status {
@@ -219,17 +214,7 @@ mod tests {
             status: 429,
             retry_after: Some(2),
         };
-        assert_eq!(
-            got,
-            [
-                Before::Pass,
-                Before::Pass,
-                hit,
-                Before::Pass,
-                Before::Pass,
-                hit
-            ]
-        );
+        assert_eq!(got, [Before::Pass, Before::Pass, hit, Before::Pass, Before::Pass, hit]);
     }
 
     #[test]
@@ -255,11 +240,7 @@ mod tests {
         f.inject(Fault::Delay(Duration::from_millis(5)));
         assert_eq!(f.delay(), Some(Duration::from_millis(5)));
         assert_eq!(f.after(true), After::Html);
-        assert_eq!(
-            f.after(false),
-            After::Pass,
-            "truncation waits for a JSON 200"
-        );
+        assert_eq!(f.after(false), After::Pass, "truncation waits for a JSON 200");
         assert_eq!(f.after(true), After::Truncate);
         assert_eq!(f.after(true), After::Pass);
     }

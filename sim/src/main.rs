@@ -67,12 +67,7 @@ async fn main() -> std::io::Result<()> {
             api_key,
             max_page_size,
         } => {
-            let mut config = UkgSimConfig::new(
-                &username,
-                &password,
-                &api_key,
-                sample_roster(employees, seed, &domain),
-            );
+            let mut config = UkgSimConfig::new(&username, &password, &api_key, sample_roster(employees, seed, &domain));
             config.max_page_size = max_page_size;
             let sim = UkgSim::start_on(config, addr).await?;
             println!("UKG simulator: {} ({employees} employees)", sim.base_url());

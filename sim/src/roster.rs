@@ -272,18 +272,12 @@ const DIVISIONS: &[Division] = &[
     (
         "ENG",
         "Engineering",
-        &[
-            ("PLAT", "Platform", "SSWE"),
-            ("APPS", "Applications", "SWE"),
-        ],
+        &[("PLAT", "Platform", "SSWE"), ("APPS", "Applications", "SWE")],
     ),
     (
         "SALES",
         "Sales",
-        &[
-            ("NA", "North America Sales", "AE"),
-            ("EMEA", "EMEA Sales", "AE"),
-        ],
+        &[("NA", "North America Sales", "AE"), ("EMEA", "EMEA Sales", "AE")],
     ),
     (
         "OPS",
@@ -314,14 +308,7 @@ const JOBS: &[(&str, &str, bool)] = &[
 const LOCATIONS: &[(&str, &str, &str, &str, &str, bool)] = &[
     ("NYC", "New York HQ", "New York", "NY", "USA", true),
     ("AUS", "Austin Office", "Austin", "TX", "USA", true),
-    (
-        "SFO",
-        "San Francisco Office",
-        "San Francisco",
-        "CA",
-        "USA",
-        true,
-    ),
+    ("SFO", "San Francisco Office", "San Francisco", "CA", "USA", true),
     ("CHI", "Chicago Office", "Chicago", "IL", "USA", true),
     ("TOR", "Toronto Office", "Toronto", "ON", "CAN", true),
     ("BOS", "Boston Office", "Boston", "MA", "USA", false),
@@ -377,13 +364,9 @@ pub fn sample_roster(n: usize, seed: u64, domain: &str) -> SampleData {
             .filter(|_| rng.chance(70))
             .map(|(_, nick)| nick.to_string());
         let email = unique_email(&mut emails, &first, &last, domain);
-        let email_alternate = rng.chance(30).then(|| {
-            format!(
-                "{}{}@personal.example",
-                email_part(&first),
-                email_part(&last)
-            )
-        });
+        let email_alternate = rng
+            .chance(30)
+            .then(|| format!("{}{}@personal.example", email_part(&first), email_part(&last)));
 
         // Organisation: VPs head a division, everybody below inherits it.
         let (division, dept) = match parent {
@@ -393,10 +376,7 @@ pub fn sample_roster(n: usize, seed: u64, domain: &str) -> SampleData {
                     &DIVISIONS[(i - 1) % DIVISIONS.len()]
                 } else {
                     let code = employees[p].org_level1_code.as_deref().unwrap_or("CORP");
-                    DIVISIONS
-                        .iter()
-                        .find(|d| d.0 == code)
-                        .unwrap_or(&DIVISIONS[0])
+                    DIVISIONS.iter().find(|d| d.0 == code).unwrap_or(&DIVISIONS[0])
                 };
                 (div, rng.pick(div.2))
             }
@@ -495,16 +475,14 @@ pub fn sample_roster(n: usize, seed: u64, domain: &str) -> SampleData {
             .collect(),
         locations: LOCATIONS
             .iter()
-            .map(
-                |&(code, description, city, state, country, is_active)| Location {
-                    code: code.to_owned(),
-                    description: description.to_owned(),
-                    city: city.to_owned(),
-                    state: state.to_owned(),
-                    country_code: country.to_owned(),
-                    is_active,
-                },
-            )
+            .map(|&(code, description, city, state, country, is_active)| Location {
+                code: code.to_owned(),
+                description: description.to_owned(),
+                city: city.to_owned(),
+                state: state.to_owned(),
+                country_code: country.to_owned(),
+                is_active,
+            })
             .collect(),
         companies: vec![
             Company {
@@ -678,26 +656,15 @@ mod tests {
                 .map(|e| ((e.company_id.clone(), e.employee_id.clone()), e))
                 .collect();
             assert_eq!(by_id.len(), n, "(company, employee) ids unique");
-            let roots = data
-                .employees
-                .iter()
-                .filter(|e| e.supervisor_id.is_none())
-                .count();
+            let roots = data.employees.iter().filter(|e| e.supervisor_id.is_none()).count();
             assert_eq!(roots, 1);
             for e in &data.employees {
                 // Walk up: must reach the root without revisiting anybody.
                 let mut seen = HashSet::new();
                 let mut cur: &SimEmployee = e;
                 while let Some(sup) = &cur.supervisor_id {
-                    assert!(
-                        seen.insert(cur.employee_id.clone()),
-                        "cycle at {}",
-                        cur.employee_id
-                    );
-                    let key = (
-                        cur.supervisor_company_id.clone().unwrap_or_default(),
-                        sup.clone(),
-                    );
+                    assert!(seen.insert(cur.employee_id.clone()), "cycle at {}", cur.employee_id);
+                    let key = (cur.supervisor_company_id.clone().unwrap_or_default(), sup.clone());
                     cur = by_id.get(&key).copied().expect("supervisor exists");
                     assert_ne!(cur.status, "T", "no terminated managers");
                 }
@@ -715,41 +682,27 @@ mod tests {
         }
         let emails: HashSet<_> = emps.iter().filter_map(|e| e.email.clone()).collect();
         assert_eq!(emails.len(), emps.len(), "emails unique and present");
-        assert!(emails
-            .iter()
-            .all(|m| m.is_ascii() && m.ends_with("@acme.test")));
+        assert!(emails.iter().all(|m| m.is_ascii() && m.ends_with("@acme.test")));
         assert!(emails.iter().any(|m| m.starts_with("jose.")));
         assert!(emails.iter().any(|m| m.starts_with("lukasz.")));
-        assert!(
-            emails.iter().any(|m| m.contains("2@")),
-            "duplicate name disambiguated"
-        );
-        assert!(emps
-            .iter()
-            .any(|e| e.job_title.is_none() && e.job_code.is_some()));
+        assert!(emails.iter().any(|m| m.contains("2@")), "duplicate name disambiguated");
+        assert!(emps.iter().any(|e| e.job_title.is_none() && e.job_code.is_some()));
         assert_eq!(emps.iter().filter(|e| e.status == "T").count(), 2);
         assert!(emps
             .iter()
             .filter(|e| e.status == "T")
             .all(|e| e.date_of_termination.is_some()));
         assert!(emps.iter().any(|e| e.status == "L"));
-        assert!(
-            emps.iter().any(|e| e.last_hire_date > e.original_hire_date),
-            "a rehire"
-        );
-        assert!(emps.iter().any(|e| e
-            .supervisor_company_id
-            .as_deref()
-            .is_some_and(|c| c != e.company_id)));
+        assert!(emps.iter().any(|e| e.last_hire_date > e.original_hire_date), "a rehire");
+        assert!(emps
+            .iter()
+            .any(|e| e.supervisor_company_id.as_deref().is_some_and(|c| c != e.company_id)));
         assert_eq!(data.companies.iter().filter(|c| c.is_master).count(), 1);
         assert!(data.org_levels.iter().any(|o| o.level == 1));
         assert!(data.org_levels.iter().any(|o| o.level == 2));
         for e in emps {
             let job = e.job_code.as_deref().unwrap_or_default();
-            assert!(
-                data.jobs.iter().any(|j| j.code == job),
-                "job {job} in lookup"
-            );
+            assert!(data.jobs.iter().any(|j| j.code == job), "job {job} in lookup");
             let loc = e.work_location_code.as_deref().unwrap_or_default();
             assert!(data.locations.iter().any(|l| l.code == loc));
             assert_eq!(e.employee_number.len(), 9);

@@ -146,14 +146,8 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/scim/v2/Users", get(list_users).post(create_user))
-        .route(
-            "/scim/v2/Users/{id}",
-            get(get_user).put(replace_user).patch(patch_user),
-        )
-        .route(
-            "/scim/v2/ServiceProviderConfig",
-            get(service_provider_config),
-        )
+        .route("/scim/v2/Users/{id}", get(get_user).put(replace_user).patch(patch_user))
+        .route("/scim/v2/ServiceProviderConfig", get(service_provider_config))
         .fallback(|| async { ScimError::new(StatusCode::NOT_FOUND, None, "Not found") })
         .layer(middleware::from_fn_with_state(shared.clone(), auth))
         .with_state(shared)
@@ -166,12 +160,9 @@ async fn auth(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Respon
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && token.trim() == sh.token
-        });
+        .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token.trim() == sh.token);
     if !ok {
-        let mut response =
-            ScimError::new(StatusCode::UNAUTHORIZED, None, "Authorization failure").into_response();
+        let mut response = ScimError::new(StatusCode::UNAUTHORIZED, None, "Authorization failure").into_response();
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -229,10 +220,7 @@ async fn list_users(
     ))
 }
 
-async fn get_user(
-    State(sh): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
+async fn get_user(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ScimError> {
     let state = sh.lock();
     let user = state
         .users
@@ -273,17 +261,10 @@ async fn replace_user(
     store(&sh, &id, |_| Ok(user))
 }
 
-async fn patch_user(
-    State(sh): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ScimError> {
+async fn patch_user(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ScimError> {
     let request = parse_object(&body)?;
     let Some(Value::Array(operations)) = get_ci(&request, "Operations") else {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            "Operations must be an array",
-        ));
+        return Err(ScimError::bad("invalidSyntax", "Operations must be an array"));
     };
     let operations = operations.clone();
     store(&sh, &id, move |current| {
@@ -300,10 +281,7 @@ async fn patch_user(
             {
                 Ok(map)
             }
-            _ => Err(ScimError::bad(
-                "invalidValue",
-                "userName must stay a non-empty string",
-            )),
+            _ => Err(ScimError::bad("invalidValue", "userName must stay a non-empty string")),
         }
     })
 }
@@ -332,18 +310,10 @@ fn store(
     let version = meta
         .get("version")
         .and_then(Value::as_str)
-        .and_then(|v| {
-            v.trim_start_matches("W/")
-                .trim_matches('"')
-                .parse::<u64>()
-                .ok()
-        })
+        .and_then(|v| v.trim_start_matches("W/").trim_matches('"').parse::<u64>().ok())
         .unwrap_or(0);
     meta.insert("lastModified".to_owned(), json!(now()));
-    meta.insert(
-        "version".to_owned(),
-        json!(format!("W/\"{}\"", version + 1)),
-    );
+    meta.insert("version".to_owned(), json!(format!("W/\"{}\"", version + 1)));
     user.insert("id".to_owned(), json!(id));
     user.insert("meta".to_owned(), Value::Object(meta));
     let user = Value::Object(user);
@@ -354,10 +324,7 @@ fn store(
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
     match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(ScimError::bad(
-            "invalidSyntax",
-            "the body must be a JSON object",
-        )),
+        _ => Err(ScimError::bad("invalidSyntax", "the body must be a JSON object")),
     }
 }
 
@@ -385,21 +352,14 @@ fn parse_user(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
 }
 
 /// 409 uniqueness when another user (not `except`) has the same userName, ignoring case.
-fn check_unique(
-    users: &[Value],
-    user: &Map<String, Value>,
-    except: Option<&str>,
-) -> Result<(), ScimError> {
+fn check_unique(users: &[Value], user: &Map<String, Value>, except: Option<&str>) -> Result<(), ScimError> {
     let name = user
         .get("userName")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_lowercase();
     let taken = users.iter().any(|u| {
-        except.is_none_or(|id| u["id"] != id)
-            && u["userName"]
-                .as_str()
-                .is_some_and(|n| n.to_lowercase() == name)
+        except.is_none_or(|id| u["id"] != id) && u["userName"].as_str().is_some_and(|n| n.to_lowercase() == name)
     });
     if taken {
         return Err(ScimError::new(

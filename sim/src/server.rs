@@ -92,10 +92,7 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Rec
         }
     }
     drop(listener);
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while conns.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         conns.abort_all();
         while conns.join_next().await.is_some() {}

@@ -123,11 +123,7 @@ impl Shared {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .and_then(|(_, b64)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .ok()
-            })
+            .and_then(|(_, b64)| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
             .and_then(|raw| String::from_utf8(raw).ok());
         let basic_ok = basic.is_some_and(|s| s == format!("{}:{}", self.username, self.password));
         key_ok && basic_ok
@@ -205,12 +201,7 @@ impl UkgSim {
     /// Changes an employee with `f` and bumps its changed_at; false if unknown.
     pub fn update(&self, employee_id: &str, f: impl FnOnce(&mut SimEmployee)) -> bool {
         let mut state = self.shared.lock();
-        let Some(e) = state
-            .data
-            .employees
-            .iter_mut()
-            .find(|e| e.employee_id == employee_id)
-        else {
+        let Some(e) = state.data.employees.iter_mut().find(|e| e.employee_id == employee_id) else {
             return false;
         };
         let before = e.changed_at;
@@ -299,14 +290,8 @@ fn bumped(before: NaiveDateTime) -> NaiveDateTime {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/personnel/v1/employment-details", get(employment_details))
-        .route(
-            "/personnel/v1/employee-demographic-details",
-            get(demographic_details),
-        )
-        .route(
-            "/personnel/v1/employee-supervisor-details",
-            get(supervisor_details),
-        )
+        .route("/personnel/v1/employee-demographic-details", get(demographic_details))
+        .route("/personnel/v1/employee-supervisor-details", get(supervisor_details))
         .route("/personnel/v1/employee-changes", get(employee_changes))
         .route("/configuration/v1/org-levels", get(org_levels))
         .route("/configuration/v1/jobs", get(jobs))
@@ -349,10 +334,7 @@ async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Respon
                 let after = sh.lock().faults.after(json_ok);
                 apply_after(after, response).await
             }
-            Before::Status {
-                status,
-                retry_after,
-            } => fault_status(status, retry_after),
+            Before::Status { status, retry_after } => fault_status(status, retry_after),
             Before::Reset => {
                 if let Some(kill) = req.extensions().get::<ConnKill>() {
                     kill.kill();
@@ -398,10 +380,7 @@ fn fault_status(status: u16, retry_after: Option<u64>) -> Response {
         code.into_response()
     } else {
         let reason = code.canonical_reason().unwrap_or("Error");
-        json_response(
-            code,
-            &params::error_body(status, reason, "Injected fault.", &[]),
-        )
+        json_response(code, &params::error_body(status, reason, "Injected fault.", &[]))
     };
     if let Some(secs) = retry_after {
         response
@@ -427,9 +406,7 @@ async fn apply_after(after: After, response: Response) -> Response {
         }
         After::Truncate => {
             let (mut parts, body) = response.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
             parts.headers.remove(header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
         }
@@ -443,12 +420,7 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 }
 
 /// One page of `items` rendered with `render`, or the 400 for bad paging parameters.
-fn paged<T>(
-    sh: &Shared,
-    query: &[(String, String)],
-    items: &[T],
-    render: impl Fn(&T) -> Value,
-) -> Response {
+fn paged<T>(sh: &Shared, query: &[(String, String)], items: &[T], render: impl Fn(&T) -> Value) -> Response {
     match Page::from_query(query, sh.max_page_size) {
         Ok(page) => {
             let rows: Vec<Value> = page.slice(items).iter().map(render).collect();
@@ -480,9 +452,7 @@ async fn demographic_details(State(sh): State<Arc<Shared>>, Query(q): Params) ->
 
 async fn supervisor_details(State(sh): State<Arc<Shared>>, Query(q): Params) -> Response {
     let emps = sorted_employees(&sh);
-    paged(&sh, &q, &emps, |e| {
-        render::supervisor(e, supervisor_of(&emps, e))
-    })
+    paged(&sh, &q, &emps, |e| render::supervisor(e, supervisor_of(&emps, e)))
 }
 
 async fn employee_changes(State(sh): State<Arc<Shared>>, Query(q): Params) -> Response {
@@ -491,21 +461,15 @@ async fn employee_changes(State(sh): State<Arc<Shared>>, Query(q): Params) -> Re
         Err(e) => return e.into_response(),
     };
     let all = sorted_employees(&sh);
-    let mut changed: Vec<&SimEmployee> = all
-        .iter()
-        .filter(|e| range.contains(&e.changed_at))
-        .collect();
+    let mut changed: Vec<&SimEmployee> = all.iter().filter(|e| range.contains(&e.changed_at)).collect();
     changed.sort_by(|a, b| (a.changed_at, key(a)).cmp(&(b.changed_at, key(b))));
-    paged(&sh, &q, &changed, |e| {
-        render::change(e, supervisor_of(&all, e))
-    })
+    paged(&sh, &q, &changed, |e| render::change(e, supervisor_of(&all, e)))
 }
 
 fn supervisor_of<'a>(all: &'a [SimEmployee], e: &SimEmployee) -> Option<&'a SimEmployee> {
     let sup = e.supervisor_id.as_deref()?;
     let company = e.supervisor_company_id.as_deref().unwrap_or(&e.company_id);
-    all.iter()
-        .find(|s| s.employee_id == sup && s.company_id == company)
+    all.iter().find(|s| s.employee_id == sup && s.company_id == company)
 }
 
 async fn org_levels(State(sh): State<Arc<Shared>>, Query(q): Params) -> Response {

@@ -65,9 +65,7 @@ fn filter_path(filter: &str) -> String {
 #[tokio::test]
 async fn base_url_and_auth() {
     let sim = ScimSim::start(TOKEN).await.expect("start");
-    assert!(
-        sim.base_url().starts_with("http://127.0.0.1:") && sim.base_url().ends_with("/scim/v2")
-    );
+    assert!(sim.base_url().starts_with("http://127.0.0.1:") && sim.base_url().ends_with("/scim/v2"));
     let url = format!("{}/Users", sim.base_url());
     let none = Client::new().get(&url).send().await.expect("request");
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
@@ -79,10 +77,7 @@ async fn base_url_and_auth() {
         .expect("request");
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let body: Value = wrong.json().await.expect("scim error");
-    assert_eq!(
-        body["schemas"][0],
-        "urn:ietf:params:scim:api:messages:2.0:Error"
-    );
+    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
     let post = Client::new()
         .post(&url)
         .json(&user("a@x.test", "E1"))
@@ -100,29 +95,15 @@ async fn base_url_and_auth() {
 #[tokio::test]
 async fn create_conflict_and_lookup() {
     let sim = ScimSim::start(TOKEN).await.expect("start");
-    let (status, created) = send_json(
-        &sim,
-        Method::POST,
-        "/Users",
-        &user("Zoe.Kim@acme.test", "E100"),
-    )
-    .await;
+    let (status, created) = send_json(&sim, Method::POST, "/Users", &user("Zoe.Kim@acme.test", "E100")).await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_str().expect("generated id").to_owned();
     assert_eq!(created["meta"]["resourceType"], "User");
-    assert!(created["meta"]["location"]
-        .as_str()
-        .is_some_and(|l| l.ends_with(&id)));
+    assert!(created["meta"]["location"].as_str().is_some_and(|l| l.ends_with(&id)));
     assert_eq!(created["externalId"], "E100");
 
     // Same userName in another case: 409 uniqueness.
-    let (status, err) = send_json(
-        &sim,
-        Method::POST,
-        "/Users",
-        &user("zoe.kim@ACME.test", "E200"),
-    )
-    .await;
+    let (status, err) = send_json(&sim, Method::POST, "/Users", &user("zoe.kim@ACME.test", "E200")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["scimType"], "uniqueness");
     assert_eq!(err["status"], "409");
@@ -132,19 +113,13 @@ async fn create_conflict_and_lookup() {
 
     let (status, list) = get(&sim, &filter_path(r#"externalId eq "E100""#)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        list["schemas"][0],
-        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-    );
+    assert_eq!(list["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
     assert_eq!(list["totalResults"], 1);
     assert_eq!(list["startIndex"], 1);
     assert_eq!(list["itemsPerPage"], 1);
     assert_eq!(list["Resources"][0]["id"], id.as_str());
     let (_, list) = get(&sim, &filter_path(r#"userName eq "ZOE.KIM@acme.test""#)).await;
-    assert_eq!(
-        list["totalResults"], 1,
-        "userName compares case-insensitively"
-    );
+    assert_eq!(list["totalResults"], 1, "userName compares case-insensitively");
     let (_, list) = get(&sim, &filter_path(r#"externalId eq "E999""#)).await;
     assert_eq!(list["totalResults"], 0);
     assert_eq!(list["Resources"], json!([]));
@@ -217,10 +192,7 @@ async fn patch_and_put() {
     assert_eq!(patched["id"], id.as_str());
     assert_eq!(patched["active"], false);
     assert_eq!(patched["title"], "Engineer");
-    assert_eq!(
-        patched["name"],
-        json!({"givenName": "Łukasz", "familyName": "Kim"})
-    );
+    assert_eq!(patched["name"], json!({"givenName": "Łukasz", "familyName": "Kim"}));
     assert_eq!(patched["displayName"], "Łukasz Kim");
     assert_eq!(patched[ENTERPRISE]["manager"]["value"], boss_id.as_str());
     assert_eq!(patched[ENTERPRISE]["department"], "ENG");
@@ -239,15 +211,10 @@ async fn patch_and_put() {
     // PATCH errors: unknown id, bad body, taking another user's userName.
     let (status, _) = send_json(&sim, Method::PATCH, "/Users/nope", &remove).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send_json(
-        &sim,
-        Method::PATCH,
-        &format!("/Users/{id}"),
-        &json!({"x": 1}),
-    )
-    .await;
+    let (status, _) = send_json(&sim, Method::PATCH, &format!("/Users/{id}"), &json!({"x": 1})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let steal = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "BOSS@x.test"}]});
+    let steal =
+        json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "BOSS@x.test"}]});
     let (status, err) = send_json(&sim, Method::PATCH, &format!("/Users/{id}"), &steal).await;
     assert_eq!(
         (status, err["scimType"].as_str()),
@@ -267,13 +234,7 @@ async fn patch_and_put() {
     assert_eq!(put["meta"]["created"], worker["meta"]["created"]);
     let (status, _) = send_json(&sim, Method::PUT, "/Users/nope", &replacement).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, err) = send_json(
-        &sim,
-        Method::PUT,
-        &format!("/Users/{id}"),
-        &user("boss@x.test", "E2"),
-    )
-    .await;
+    let (status, err) = send_json(&sim, Method::PUT, &format!("/Users/{id}"), &user("boss@x.test", "E2")).await;
     assert_eq!(
         (status, err["scimType"].as_str()),
         (StatusCode::CONFLICT, Some("uniqueness"))

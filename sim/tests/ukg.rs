@@ -91,17 +91,9 @@ async fn auth_needs_basic_credentials_and_api_key() {
     let seen: Vec<(u16, bool)> = log.iter().map(|r| (r.status, r.authorized)).collect();
     assert_eq!(
         seen,
-        [
-            (401, false),
-            (401, false),
-            (401, false),
-            (401, false),
-            (200, true)
-        ]
+        [(401, false), (401, false), (401, false), (401, false), (200, true)]
     );
-    assert!(log
-        .iter()
-        .all(|r| r.method == "GET" && r.path == EMPLOYMENT));
+    assert!(log.iter().all(|r| r.method == "GET" && r.path == EMPLOYMENT));
 }
 
 #[tokio::test]
@@ -109,19 +101,10 @@ async fn paging_ends_with_a_short_or_empty_page() {
     let sim = start(25).await;
     let mut sizes = Vec::new();
     for page in 1..=3 {
-        sizes.push(
-            rows(&sim, &format!("{EMPLOYMENT}?page={page}&per_Page=10"))
-                .await
-                .len(),
-        );
+        sizes.push(rows(&sim, &format!("{EMPLOYMENT}?page={page}&per_Page=10")).await.len());
     }
     assert_eq!(sizes, [10, 10, 5]);
-    assert_eq!(
-        rows(&sim, &format!("{EMPLOYMENT}?page=7&per_Page=10"))
-            .await
-            .len(),
-        0
-    );
+    assert_eq!(rows(&sim, &format!("{EMPLOYMENT}?page=7&per_Page=10")).await.len(), 0);
     // Pages tile the roster: no overlap, nothing missing.
     let mut ids = HashSet::new();
     for page in 1..=3 {
@@ -134,21 +117,12 @@ async fn paging_ends_with_a_short_or_empty_page() {
     let sim = start(20).await;
     let mut sizes = Vec::new();
     for page in 1..=3 {
-        sizes.push(
-            rows(&sim, &format!("{EMPLOYMENT}?page={page}&per_page=10"))
-                .await
-                .len(),
-        );
+        sizes.push(rows(&sim, &format!("{EMPLOYMENT}?page={page}&per_page=10")).await.len());
     }
     assert_eq!(sizes, [10, 10, 0]);
     // Without parameters: page 1 with the default (maximum) size.
     assert_eq!(rows(&sim, EMPLOYMENT).await.len(), 20);
-    assert_eq!(
-        rows(&sim, "/configuration/v1/jobs?per_Page=2&page=2")
-            .await
-            .len(),
-        2
-    );
+    assert_eq!(rows(&sim, "/configuration/v1/jobs?per_Page=2&page=2").await.len(), 2);
 }
 
 #[tokio::test]
@@ -157,13 +131,7 @@ async fn bad_paging_parameters_get_the_documented_400() {
     assert_eq!(config.max_page_size, 10_000);
     config.max_page_size = 100;
     let sim = UkgSim::start(config).await.expect("start");
-    for query in [
-        "per_Page=101",
-        "page=0",
-        "page=abc",
-        "per_Page=ten",
-        "per_page=0",
-    ] {
+    for query in ["per_Page=101", "page=0", "page=abc", "per_Page=ten", "per_page=0"] {
         let resp = get(&sim, &format!("{EMPLOYMENT}?{query}"))
             .send()
             .await
@@ -171,18 +139,10 @@ async fn bad_paging_parameters_get_the_documented_400() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{query}");
         let body: Value = resp.json().await.expect("json body");
         for field in ["title", "type", "detail", "code", "message", "errors"] {
-            assert!(
-                body.get(field).is_some(),
-                "{query}: {field} missing in {body}"
-            );
+            assert!(body.get(field).is_some(), "{query}: {field} missing in {body}");
         }
     }
-    assert_eq!(
-        rows(&sim, &format!("{EMPLOYMENT}?per_Page=100"))
-            .await
-            .len(),
-        5
-    );
+    assert_eq!(rows(&sim, &format!("{EMPLOYMENT}?per_Page=100")).await.len(), 5);
 }
 
 #[tokio::test]
@@ -232,10 +192,7 @@ async fn employment_details_shape() {
         for field in expected {
             assert!(row.get(field).is_some(), "{field} missing in {row}");
         }
-        assert!(
-            row.get("employeeId").is_none(),
-            "capital ID on this endpoint"
-        );
+        assert!(row.get("employeeId").is_none(), "capital ID on this endpoint");
         assert_eq!(row["orgLevel3Code"], Value::Null, "empties are null here");
         assert_eq!(row["isHomeCompany"], Value::Bool(true));
         let number = row["employeeNumber"].as_str().expect("string");
@@ -258,13 +215,10 @@ async fn employment_details_shape() {
     assert!(rows
         .iter()
         .any(|r| r["employeeStatusCode"] == "T" && r["dateOfTermination"].is_string()));
-    assert_eq!(
-        rows.iter().filter(|r| r["supervisorID"].is_null()).count(),
-        1
-    );
-    assert!(rows.iter().any(
-        |r| r["supervisorCompanyID"].is_string() && r["supervisorCompanyID"] != r["companyID"]
-    ));
+    assert_eq!(rows.iter().filter(|r| r["supervisorID"].is_null()).count(), 1);
+    assert!(rows
+        .iter()
+        .any(|r| r["supervisorCompanyID"].is_string() && r["supervisorCompanyID"] != r["companyID"]));
     // dateTimeChanged: no offset, 0 to 3 fraction digits, varying.
     let digits: HashSet<usize> = rows
         .iter()
@@ -274,10 +228,7 @@ async fn employment_details_shape() {
             s.split_once('.').map_or(0, |(_, f)| f.len())
         })
         .collect();
-    assert!(
-        digits.len() >= 2 && digits.iter().all(|d| *d <= 3),
-        "{digits:?}"
-    );
+    assert!(digits.len() >= 2 && digits.iter().all(|d| *d <= 3), "{digits:?}");
 }
 
 #[tokio::test]
@@ -307,10 +258,7 @@ async fn demographics_shape_and_different_order() {
         for field in expected {
             assert!(row.get(field).is_some(), "{field} missing in {row}");
         }
-        assert!(
-            row.get("employeeID").is_none(),
-            "lowercase Id on this endpoint"
-        );
+        assert!(row.get("employeeID").is_none(), "lowercase Id on this endpoint");
     }
     // Empties: "" for a missing middle name, null for a missing preferred name.
     assert!(demo.iter().any(|r| r["middleName"] == ""));
@@ -319,14 +267,8 @@ async fn demographics_shape_and_different_order() {
 
     let employment = rows(&sim, EMPLOYMENT).await;
     let key = |r: &Value, c: &str, e: &str| (r[c].to_string(), r[e].to_string());
-    let emp_keys: Vec<_> = employment
-        .iter()
-        .map(|r| key(r, "companyID", "employeeID"))
-        .collect();
-    let demo_keys: Vec<_> = demo
-        .iter()
-        .map(|r| key(r, "companyId", "employeeId"))
-        .collect();
+    let emp_keys: Vec<_> = employment.iter().map(|r| key(r, "companyID", "employeeID")).collect();
+    let demo_keys: Vec<_> = demo.iter().map(|r| key(r, "companyId", "employeeId")).collect();
     assert_ne!(emp_keys, demo_keys, "orders must differ");
     let a: HashSet<_> = emp_keys.into_iter().collect();
     let b: HashSet<_> = demo_keys.into_iter().collect();
@@ -341,11 +283,7 @@ async fn demographics_shape_and_different_order() {
     assert_eq!(row["ssn"], first.ssn.as_str());
     assert_eq!(
         row["dateOfBirth"],
-        first
-            .date_of_birth
-            .format("%Y-%m-%dT00:00:00")
-            .to_string()
-            .as_str()
+        first.date_of_birth.format("%Y-%m-%dT00:00:00").to_string().as_str()
     );
 }
 
@@ -374,10 +312,7 @@ async fn supervisor_details_and_lookups_shape() {
         if let Some(sup_id) = &e.supervisor_id {
             let boss = sim.employee(sup_id).expect("supervisor exists");
             assert_eq!(row["supervisorEmployeeID"], sup_id.as_str());
-            assert_eq!(
-                row["supervisorEmail"],
-                boss.email.as_deref().unwrap_or_default()
-            );
+            assert_eq!(row["supervisorEmail"], boss.email.as_deref().unwrap_or_default());
             assert_eq!(row["supervisorFirstName"], boss.first_name.as_str());
         } else {
             assert!(row["supervisorEmployeeID"].is_null());
@@ -408,14 +343,11 @@ async fn supervisor_details_and_lookups_shape() {
         }
     }
     let companies = rows(&sim, "/configuration/v1/company-details").await;
-    let flags: Vec<&str> = companies
-        .iter()
-        .filter_map(|c| c["isMasterCompany"].as_str())
-        .collect();
+    let flags: Vec<&str> = companies.iter().filter_map(|c| c["isMasterCompany"].as_str()).collect();
     assert_eq!(flags, ["Y", "N"]);
-    assert!(companies.iter().all(|c| c["companyID"].is_string()
-        && c["companyCode"].is_string()
-        && c["companyName"].is_string()));
+    assert!(companies
+        .iter()
+        .all(|c| c["companyID"].is_string() && c["companyCode"].is_string() && c["companyName"].is_string()));
 
     // Lookups can be replaced.
     sim.set_org_levels(vec![OrgLevel {
@@ -516,9 +448,7 @@ async fn change_feed_returns_recent_changes_in_its_own_format() {
     assert_eq!(row["employeeId"], id.as_str());
     assert_eq!(row["isActive"], false);
     assert_eq!(row["terminationDate"], "3/1/2025 12:00:00 AM");
-    assert!(row["hireDate"]
-        .as_str()
-        .is_some_and(|s| s.ends_with(" 12:00:00 AM")));
+    assert!(row["hireDate"].as_str().is_some_and(|s| s.ends_with(" 12:00:00 AM")));
     for field in [
         "companyId",
         "personId",
@@ -542,11 +472,7 @@ async fn change_feed_returns_recent_changes_in_its_own_format() {
     assert!(row.get("workLocation").is_some() || row.get("workLocationCode").is_some());
 
     let resp = get(&sim, CHANGES).send().await.expect("request");
-    assert_eq!(
-        resp.status(),
-        StatusCode::BAD_REQUEST,
-        "startDate is required"
-    );
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "startDate is required");
 }
 
 #[tokio::test]
@@ -585,15 +511,10 @@ async fn fault_status_every_kth_with_retry_after() {
         statuses.push(resp.status().as_u16());
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(
-                resp.headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok()),
+                resp.headers().get("retry-after").and_then(|v| v.to_str().ok()),
                 Some("7")
             );
-            assert!(
-                resp.bytes().await.expect("body").is_empty(),
-                "429 has no body"
-            );
+            assert!(resp.bytes().await.expect("body").is_empty(), "429 has no body");
         }
     }
     assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
@@ -605,10 +526,7 @@ async fn fault_status_every_kth_with_retry_after() {
         status: 429,
         retry_after: None,
     });
-    let resp = get(&sim, "/configuration/v1/jobs")
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&sim, "/configuration/v1/jobs").send().await.expect("request");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().get("retry-after").is_none());
 }
@@ -619,31 +537,16 @@ async fn fault_status_next_n() {
     sim.inject(Fault::StatusNext { n: 2, status: 500 });
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        statuses.push(
-            get(&sim, EMPLOYMENT)
-                .send()
-                .await
-                .expect("request")
-                .status()
-                .as_u16(),
-        );
+        statuses.push(get(&sim, EMPLOYMENT).send().await.expect("request").status().as_u16());
     }
     assert_eq!(statuses, [500, 500, 200]);
     sim.inject(Fault::StatusNext { n: 1, status: 503 });
     assert_eq!(
-        get(&sim, DEMOGRAPHICS)
-            .send()
-            .await
-            .expect("request")
-            .status(),
+        get(&sim, DEMOGRAPHICS).send().await.expect("request").status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(
-        get(&sim, DEMOGRAPHICS)
-            .send()
-            .await
-            .expect("request")
-            .status(),
+        get(&sim, DEMOGRAPHICS).send().await.expect("request").status(),
         StatusCode::OK
     );
 }
@@ -681,18 +584,12 @@ async fn fault_wrong_content_type_next() {
     let sim = start(5).await;
     sim.inject(Fault::WrongContentTypeNext { n: 2 });
     for _ in 0..2 {
-        let resp = get(&sim, "/configuration/v1/locations")
-            .send()
-            .await
-            .expect("request");
+        let resp = get(&sim, "/configuration/v1/locations").send().await.expect("request");
         assert!(content_type(&resp).starts_with("text/html"));
         let body = resp.text().await.expect("body");
         assert!(body.contains("<html>"));
     }
-    let resp = get(&sim, "/configuration/v1/locations")
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&sim, "/configuration/v1/locations").send().await.expect("request");
     assert!(content_type(&resp).starts_with("application/json"));
 }
 
@@ -711,10 +608,7 @@ async fn fault_reset_next() {
     assert!(first.is_err(), "connection closed without a response");
     assert_eq!(rows(&sim, EMPLOYMENT).await.len(), 5, "only the next one");
     let log = sim.requests();
-    assert_eq!(
-        log.iter().map(|r| r.status).collect::<Vec<_>>(),
-        [200, 0, 200]
-    );
+    assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 0, 200]);
 }
 
 #[tokio::test]
@@ -746,16 +640,10 @@ async fn shutdown_releases_the_port() {
     rows(&sim, EMPLOYMENT).await;
     let handle = sim.clone();
     sim.shutdown().await;
-    assert!(
-        get(&handle, EMPLOYMENT).send().await.is_err(),
-        "no longer serving"
-    );
-    let again = UkgSim::start_on(
-        UkgSimConfig::new(USER, PASS, KEY, sample_roster(2, 1, "a.test")),
-        addr,
-    )
-    .await
-    .expect("port is free again");
+    assert!(get(&handle, EMPLOYMENT).send().await.is_err(), "no longer serving");
+    let again = UkgSim::start_on(UkgSimConfig::new(USER, PASS, KEY, sample_roster(2, 1, "a.test")), addr)
+        .await
+        .expect("port is free again");
     assert_eq!(rows(&again, EMPLOYMENT).await.len(), 2);
     again.shutdown().await;
 }

@@ -30,9 +30,7 @@ impl Filter {
             .split_once(char::is_whitespace)
             .ok_or_else(|| format!("unsupported filter: {s}"))?;
         if !op.eq_ignore_ascii_case("eq") {
-            return Err(format!(
-                "unsupported filter operator {op:?}: only eq is supported"
-            ));
+            return Err(format!("unsupported filter operator {op:?}: only eq is supported"));
         }
         let value: Value = serde_json::from_str(value.trim())
             .map_err(|_| format!("the filter value must be a quoted string or a literal: {s}"))?;
@@ -74,9 +72,7 @@ impl Filter {
         }
         let last = rest.rsplit('.').next().unwrap_or_default();
         let case_exact = last.eq_ignore_ascii_case("id") || last.eq_ignore_ascii_case("externalId");
-        current
-            .into_iter()
-            .any(|v| values_equal(v, &self.value, case_exact))
+        current.into_iter().any(|v| values_equal(v, &self.value, case_exact))
     }
 }
 
@@ -124,9 +120,7 @@ pub(crate) fn find_key(map: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// `map[name]`, ignoring case.
 pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
+    map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -152,9 +146,7 @@ mod tests {
         );
         assert_eq!(f(r#"emails.value eq "ZOE.KIM@acme.test""#), Ok(true));
         assert_eq!(
-            f(&format!(
-                r#"{ENTERPRISE_URN}:employeeNumber eq "000012444""#
-            )),
+            f(&format!(r#"{ENTERPRISE_URN}:employeeNumber eq "000012444""#)),
             Ok(true)
         );
         assert_eq!(f(r#"userName eq "a\"b""#), Ok(false));

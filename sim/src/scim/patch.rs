@@ -31,16 +31,10 @@ struct Path<'a> {
 /// Applies one PatchOp operation (`{"op", "path"?, "value"?}`) to `user`.
 pub(crate) fn apply(user: &mut Value, operation: &Value) -> Result<(), ScimError> {
     let Some(op_obj) = operation.as_object() else {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            "an operation must be an object",
-        ));
+        return Err(ScimError::bad("invalidSyntax", "an operation must be an object"));
     };
     let Some(user) = user.as_object_mut() else {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            "the resource is not an object",
-        ));
+        return Err(ScimError::bad("invalidSyntax", "the resource is not an object"));
     };
     let field = |name: &str| super::filter::get_ci(op_obj, name);
     let op = match field("op")
@@ -61,10 +55,7 @@ pub(crate) fn apply(user: &mut Value, operation: &Value) -> Result<(), ScimError
     match (op, path, value) {
         (Op::Remove, None, _) => Err(ScimError::bad("noTarget", "remove needs a path")),
         (Op::Remove, Some(p), _) => remove(user, &parse_path(p)?),
-        (_, _, None) => Err(ScimError::bad(
-            "invalidValue",
-            "add and replace need a value",
-        )),
+        (_, _, None) => Err(ScimError::bad("invalidValue", "add and replace need a value")),
         (_, Some(p), Some(v)) => set(user, &parse_path(p)?, op, v),
         (_, None, Some(Value::Object(values))) => {
             for (key, v) in values {
@@ -84,10 +75,7 @@ fn parse_path(p: &str) -> Result<Path<'_>, ScimError> {
     let (container, rest) = split_urn(p);
     let (attr, filter, sub) = match rest.find('[') {
         Some(open) => {
-            let close = rest[open..]
-                .find(']')
-                .map(|i| i + open)
-                .ok_or_else(invalid)?;
+            let close = rest[open..].find(']').map(|i| i + open).ok_or_else(invalid)?;
             let filter = Filter::parse(&rest[open + 1..close]).map_err(|_| invalid())?;
             let after = &rest[close + 1..];
             let sub = match after {
@@ -101,9 +89,7 @@ fn parse_path(p: &str) -> Result<Path<'_>, ScimError> {
             None => (rest, None, None),
         },
     };
-    if (attr.is_empty() && container.is_none())
-        || sub.is_some_and(|s| s.is_empty() || s.contains('.'))
-    {
+    if (attr.is_empty() && container.is_none()) || sub.is_some_and(|s| s.is_empty() || s.contains('.')) {
         return Err(invalid());
     }
     Ok(Path {
@@ -116,10 +102,7 @@ fn parse_path(p: &str) -> Result<Path<'_>, ScimError> {
 
 /// The object holding the path's attribute (the user, or an extension object, created
 /// on demand and registered in `schemas`).
-fn target<'a>(
-    user: &'a mut Map<String, Value>,
-    path: &Path,
-) -> Result<&'a mut Map<String, Value>, ScimError> {
+fn target<'a>(user: &'a mut Map<String, Value>, path: &Path) -> Result<&'a mut Map<String, Value>, ScimError> {
     let Some(urn) = path.container else {
         return Ok(user);
     };
@@ -149,10 +132,7 @@ fn set(user: &mut Map<String, Value>, path: &Path, op: Op, v: &Value) -> Result<
     let map = target(user, path)?;
     if path.attr.is_empty() {
         let Value::Object(values) = v else {
-            return Err(ScimError::bad(
-                "invalidValue",
-                "an extension value must be an object",
-            ));
+            return Err(ScimError::bad("invalidValue", "an extension value must be an object"));
         };
         for (key, value) in values {
             set_attr(map, key, op, value);
@@ -163,31 +143,19 @@ fn set(user: &mut Map<String, Value>, path: &Path, op: Op, v: &Value) -> Result<
     match (&path.filter, path.sub) {
         (None, None) => set_attr(map, &key, op, v),
         (None, Some(sub)) => {
-            let inner = map
-                .entry(key.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
+            let inner = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
             if inner.is_null() {
                 *inner = Value::Object(Map::new());
             }
-            set_attr(
-                inner.as_object_mut().ok_or_else(|| invalid(&key))?,
-                sub,
-                op,
-                v,
-            );
+            set_attr(inner.as_object_mut().ok_or_else(|| invalid(&key))?, sub, op, v);
         }
         (Some(filter), sub) => {
-            let slot = map
-                .entry(key.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
+            let slot = map.entry(key.clone()).or_insert_with(|| Value::Array(Vec::new()));
             if slot.is_null() {
                 *slot = Value::Array(Vec::new());
             }
             let Value::Array(items) = slot else {
-                return Err(ScimError::bad(
-                    "invalidPath",
-                    &format!("{key} is not multi-valued"),
-                ));
+                return Err(ScimError::bad("invalidPath", &format!("{key} is not multi-valued")));
             };
             let mut matched = false;
             for item in items.iter_mut().filter(|i| element_matches(i, filter)) {
@@ -218,13 +186,11 @@ fn set(user: &mut Map<String, Value>, path: &Path, op: Op, v: &Value) -> Result<
 fn set_attr(map: &mut Map<String, Value>, name: &str, op: Op, v: &Value) {
     let key = find_key(map, name).unwrap_or_else(|| name.to_owned());
     let v = match v {
-        Value::String(s) if key.eq_ignore_ascii_case("active") => {
-            match s.to_ascii_lowercase().as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => v.clone(),
-            }
-        }
+        Value::String(s) if key.eq_ignore_ascii_case("active") => match s.to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => v.clone(),
+        },
         Value::String(s) if key.eq_ignore_ascii_case("manager") => serde_json::json!({"value": s}),
         _ => v.clone(),
     };
@@ -270,10 +236,7 @@ fn remove(user: &mut Map<String, Value>, path: &Path) -> Result<(), ScimError> {
         }
         return Ok(());
     }
-    if path
-        .container
-        .is_some_and(|urn| find_key(user, urn).is_none())
-    {
+    if path.container.is_some_and(|urn| find_key(user, urn).is_none()) {
         return Ok(());
     }
     let map = target(user, path)?;
@@ -289,9 +252,7 @@ fn remove(user: &mut Map<String, Value>, path: &Path) -> Result<(), ScimError> {
                 inner.remove(&k);
             }
         }
-        (Some(filter), None, Some(Value::Array(items))) => {
-            items.retain(|i| !element_matches(i, filter))
-        }
+        (Some(filter), None, Some(Value::Array(items))) => items.retain(|i| !element_matches(i, filter)),
         (Some(filter), Some(sub), Some(Value::Array(items))) => {
             for item in items.iter_mut().filter(|i| element_matches(i, filter)) {
                 if let Some(obj) = item.as_object_mut() {
@@ -313,10 +274,7 @@ mod tests {
     use serde_json::json;
 
     fn patch(user: &mut Value, ops: Value) -> Result<(), ScimError> {
-        ops.as_array()
-            .into_iter()
-            .flatten()
-            .try_for_each(|op| apply(user, op))
+        ops.as_array().into_iter().flatten().try_for_each(|op| apply(user, op))
     }
 
     #[test]

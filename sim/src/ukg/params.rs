@@ -28,8 +28,7 @@ impl Page {
                 page.page = match value.trim().parse::<usize>() {
                     Ok(p) if p >= 1 => p,
                     _ => {
-                        let detail =
-                            format!("The value '{value}' is not valid for page: pages start at 1.");
+                        let detail = format!("The value '{value}' is not valid for page: pages start at 1.");
                         return Err(bad_request(name, &detail));
                     }
                 };
@@ -37,8 +36,9 @@ impl Page {
                 page.size = match value.trim().parse::<usize>() {
                     Ok(s) if (1..=max).contains(&s) => s,
                     _ => {
-                        let detail =
-                            format!("The value '{value}' is not valid for {name}: the page size must be between 1 and {max}.");
+                        let detail = format!(
+                            "The value '{value}' is not valid for {name}: the page size must be between 1 and {max}."
+                        );
                         return Err(bad_request(name, &detail));
                     }
                 };
@@ -56,9 +56,7 @@ impl Page {
 }
 
 /// `startDate` (required) ..= `endDate` (optional) of `employee-changes`.
-pub(crate) fn change_range(
-    query: &[(String, String)],
-) -> Result<RangeInclusive<NaiveDateTime>, BadParam> {
+pub(crate) fn change_range(query: &[(String, String)]) -> Result<RangeInclusive<NaiveDateTime>, BadParam> {
     let get = |wanted: &str| {
         query
             .iter()
@@ -66,12 +64,8 @@ pub(crate) fn change_range(
             .map(|(_, v)| v.as_str())
     };
     let parse = |name: &str, value: &str| {
-        parse_datetime(value).ok_or_else(|| {
-            bad_request(
-                name,
-                &format!("The value '{value}' is not a valid date for {name}."),
-            )
-        })
+        parse_datetime(value)
+            .ok_or_else(|| bad_request(name, &format!("The value '{value}' is not a valid date for {name}.")))
     };
     let start = match get("startDate") {
         Some(v) => parse("startDate", v)?,
@@ -82,10 +76,7 @@ pub(crate) fn change_range(
         None => NaiveDateTime::MAX,
     };
     if start > end {
-        return Err(bad_request(
-            "endDate",
-            "endDate must not be before startDate.",
-        ));
+        return Err(bad_request("endDate", "endDate must not be before startDate."));
     }
     Ok(start..=end)
 }
@@ -140,12 +131,7 @@ pub(crate) struct BadParam {
 
 impl IntoResponse for BadParam {
     fn into_response(self) -> Response {
-        let body = error_body(
-            400,
-            "Bad Request",
-            &self.detail,
-            &[(&self.field, &self.detail)],
-        );
+        let body = error_body(400, "Bad Request", &self.detail, &[(&self.field, &self.detail)]);
         json_response(StatusCode::BAD_REQUEST, &body)
     }
 }
@@ -162,32 +148,18 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn paging_parameters() {
         let items: Vec<u32> = (0..25).collect();
         let p = Page::from_query(&q(&[("page", "3"), ("PER_PAGE", "10")]), 100).ok();
-        assert_eq!(
-            p.map(|p| p.slice(&items).to_vec()),
-            Some(vec![20, 21, 22, 23, 24])
-        );
+        assert_eq!(p.map(|p| p.slice(&items).to_vec()), Some(vec![20, 21, 22, 23, 24]));
         let p = Page::from_query(&q(&[("page", "9"), ("per_Page", "10")]), 100).ok();
         assert_eq!(p.map(|p| p.slice(&items).len()), Some(0));
-        assert_eq!(
-            Page::from_query(&q(&[]), 7).ok(),
-            Some(Page { page: 1, size: 7 })
-        );
-        for bad in [
-            ("page", "0"),
-            ("page", "x"),
-            ("per_page", "101"),
-            ("per_page", "0"),
-        ] {
+        assert_eq!(Page::from_query(&q(&[]), 7).ok(), Some(Page { page: 1, size: 7 }));
+        for bad in [("page", "0"), ("page", "x"), ("per_page", "101"), ("per_page", "0")] {
             let err = Page::from_query(&q(&[bad]), 100).err();
             assert_eq!(
                 err.map(|r| r.into_response().status()),
@@ -211,10 +183,6 @@ mod tests {
         }
         assert_eq!(parse_datetime("yesterday"), None);
         assert!(change_range(&q(&[])).is_err());
-        assert!(change_range(&q(&[
-            ("startDate", "2024-01-02"),
-            ("endDate", "2024-01-01")
-        ]))
-        .is_err());
+        assert!(change_range(&q(&[("startDate", "2024-01-02"), ("endDate", "2024-01-01")])).is_err());
     }
 }

@@ -11,17 +11,10 @@ use crate::roster::{Company, Job, Location, OrgLevel, SimEmployee, COMPONENT_COM
 /// `/personnel/v1/employment-details` row.
 pub(crate) fn employment(e: &SimEmployee) -> Value {
     let h = fnv(&e.employee_id);
-    let created = e
-        .original_hire_date
-        .and_hms_opt(9, 30, 0)
-        .unwrap_or_default()
-        - Duration::days(14)
+    let created = e.original_hire_date.and_hms_opt(9, 30, 0).unwrap_or_default() - Duration::days(14)
         + Duration::milliseconds((h % 3_600_000) as i64);
     let terminated = e.status == "T";
-    let status_start = e
-        .date_of_termination
-        .filter(|_| terminated)
-        .unwrap_or(e.last_hire_date);
+    let status_start = e.date_of_termination.filter(|_| terminated).unwrap_or(e.last_hire_date);
     json!({
         "companyID": e.company_id,
         "companyCode": e.company_code,
@@ -151,10 +144,7 @@ pub(crate) fn change(e: &SimEmployee, sup: Option<&SimEmployee>) -> Value {
         "workLocationCode"
     };
     if let Value::Object(map) = &mut row {
-        map.insert(
-            location_field.to_owned(),
-            json!(text(&e.work_location_code)),
-        );
+        map.insert(location_field.to_owned(), json!(text(&e.work_location_code)));
     }
     row
 }

@@ -1,0 +1,60 @@
+//! The command line: `run`, `sync`, `status`, `check`, `demo`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// hrsync keeps an app's users in step with UKG Pro, through SCIM 2.0.
+#[derive(Debug, Parser)]
+#[command(name = "hrsync", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: every tenant on its schedule (first run at start), health and status over HTTP.
+    Run {
+        /// The config file (TOML); see config/hrsync.example.toml.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Log format (overrides `service.log_format`).
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+    },
+    /// Run one tenant's sync now in the foreground and print a summary. Exit 0 when the run
+    /// completed (even with per-record failures, which are listed), 1 when it could not.
+    Sync {
+        /// The config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The tenant id to sync.
+        #[arg(long, short)]
+        tenant: String,
+    },
+    /// Ask the running service for every tenant's status (reads `service.listen` from the config).
+    Status {
+        /// The config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate the config file: keys, values, secrets resolvable. Exit 0 when it is valid.
+    Check {
+        /// The config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// A real sync against the built-in UKG Pro simulator and an in-process SCIM app: no account, no network.
+    Demo {
+        /// How many sample employees the simulator holds.
+        #[arg(long, default_value_t = 120)]
+        employees: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}

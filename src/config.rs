@@ -1,0 +1,1909 @@
+//! The config file: its TOML format, defaults and error messages, turned into the validated
+//! specs the actors consume ([`hrsync_actors::spec`]). The actors never see TOML.
+//!
+//! The format is a contract with users (documented key by key in
+//! `config/hrsync.example.toml`): keys may be added, never removed or renamed.
+//!
+//! Invariants kept here:
+//! - Every error is one line naming the file, the key path (`tenants[0].ukg.page_size`) and
+//!   what is expected. Structural errors (TOML syntax, unknown keys, a value where a table is
+//!   expected) also carry `line:column`.
+//! - Secrets are taken only from an environment variable (`*_env`) or a file (`*_file`),
+//!   are held as [`SecretString`] from the moment they are read, and never appear in an
+//!   error, a notice or a `Debug` print. An inline secret (`password = "..."`) is refused
+//!   without its value being echoed. The raw, unvalidated structs therefore derive no `Debug`.
+//! - URLs towards the outside are https: `http://` is upgraded with a notice unless the host
+//!   is loopback (simulators, tests). User info in a URL is refused (it would be logged).
+//! - Relative paths (`data_dir`, `*_file`) are resolved against the config file's folder, so
+//!   the meaning of a config does not depend on the directory the service was started from.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hrsync_actors::spec::{ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use secrecy::SecretString;
+use serde::Deserialize;
+use toml::Value;
+
+/// Everything the config file says, validated, with defaults applied and secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings were read from (as given on the command line).
+    pub path: PathBuf,
+    /// The `[service]` table.
+    pub service: ServiceSettings,
+    /// The `[smtp]` table; `None` when absent (no email is sent then).
+    pub smtp: Option<SmtpSpec>,
+    /// The `[[tenants]]`, in file order; ids are unique.
+    pub tenants: Vec<TenantSpec>,
+    /// User-facing warnings about the file (URL upgrades, dropped paths...), each one line
+    /// naming the file and the key. The caller logs them.
+    pub notices: Vec<String>,
+}
+
+/// The `[service]` table.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Where the sled database lives (absolute, or resolved against the config file's folder).
+    pub data_dir: PathBuf,
+    /// Address of the health/status HTTP endpoint.
+    pub listen: SocketAddr,
+    /// Log line format.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Why the config file could not be used. `Display` is one line naming the file and, where
+/// there is one, the key path; it never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read config file {}: {error}", .path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    /// The file is not valid TOML or does not have the expected shape (unknown key, a value
+    /// where a table is expected, ...). `key` is the enclosing key path, empty at top level.
+    #[error("{}:{line}:{column}: {}", .path.display(), with_key(.key, .message))]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    /// A value is missing or not acceptable. `key` is the key path, e.g. `tenants[0].ukg.page_size`.
+    #[error("{}: {}", .path.display(), with_key(.key, .message))]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+fn with_key(key: &str, message: &str) -> String {
+    if key.is_empty() {
+        message.to_string()
+    } else {
+        format!("{key}: {message}")
+    }
+}
+
+/// Reads and validates the file; secrets are resolved from the process environment / files.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// Same as [`load`], from text, with an injectable environment lookup (for tests). `path`
+/// names the file in messages; relative paths in the file are resolved against its folder.
+pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    let ctx = Ctx {
+        path,
+        base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        env,
+    };
+    let mut notices = Vec::new();
+
+    let Some(service) = raw.service else {
+        return Err(ctx.err(
+            "service",
+            "missing; add a [service] table with at least data_dir = \"/var/lib/hrsync\"",
+        ));
+    };
+    let service = ctx.service(&service)?;
+    let smtp = match &raw.smtp {
+        Some(smtp) => Some(ctx.smtp(smtp)?),
+        None => None,
+    };
+
+    let raw_tenants = raw.tenants.unwrap_or_default();
+    let mut tenants: Vec<TenantSpec> = Vec::with_capacity(raw_tenants.len());
+    for (i, t) in raw_tenants.iter().enumerate() {
+        let spec = ctx.tenant(i, t, &mut notices)?;
+        if let Some(first) = tenants.iter().position(|other| other.id == spec.id) {
+            return Err(ctx.err(
+                format!("tenants[{i}].id"),
+                format!(
+                    "{:?} is used by tenants[{first}] already; tenant ids must be unique",
+                    spec.id
+                ),
+            ));
+        }
+        tenants.push(spec);
+    }
+    if tenants.is_empty() {
+        notices.push(format!(
+            "{}: no [[tenants]] configured; the service will run but sync nothing",
+            path.display()
+        ));
+    }
+
+    Ok(Settings {
+        path: path.to_path_buf(),
+        service,
+        smtp,
+        tenants,
+        notices,
+    })
+}
+
+/// Normalises a UKG host URL: scheme+host(+port) only, any path such as "/services/..." dropped,
+/// http upgraded to https unless the host is loopback (127.0.0.0/8, ::1, localhost). Returns the
+/// URL and notices for the user ("upgraded http://… to https://…", "dropped path /services/…").
+pub fn normalize_ukg_url(raw: &str) -> Result<(String, Vec<String>), String> {
+    let (mut url, mut notices) = parse_http_url(raw, "https://service4.ultipro.com", "username and password_env")?;
+    let path = url.path().to_string();
+    let had_query = url.query().is_some() || url.fragment().is_some();
+    url.set_query(None);
+    url.set_fragment(None);
+    let base = url[..url::Position::BeforePath].to_string();
+    if path != "/" && !path.is_empty() {
+        notices.push(format!(
+            "dropped path {path}: UKG's REST API lives at the host root, {base}"
+        ));
+    }
+    if had_query {
+        notices.push("dropped the query string: UKG's REST API lives at the host root".to_string());
+    }
+    Ok((base, notices))
+}
+
+/// Same for the SCIM base URL: keeps the path (trailing slash trimmed), upgrades http → https
+/// unless loopback. A trailing `/Users` (the resource, not the base) is dropped with a notice.
+pub fn normalize_scim_url(raw: &str) -> Result<(String, Vec<String>), String> {
+    let (url, mut notices) = parse_http_url(raw, "https://app.example.com/scim/v2", "token_env")?;
+    if url.query().is_some() || url.fragment().is_some() {
+        // Not echoed: a query string is where people paste tokens.
+        return Err("a query string or fragment is not accepted in the SCIM base URL; give the SCIM root, e.g. https://app.example.com/scim/v2".to_string());
+    }
+    let mut path = url.path().trim_end_matches('/').to_string();
+    if path.len() >= 6 && path[path.len() - 6..].eq_ignore_ascii_case("/users") {
+        path.truncate(path.len() - 6);
+        path = path.trim_end_matches('/').to_string();
+        notices.push("dropped /Users: the base URL is the SCIM root; hrsync appends /Users itself".to_string());
+    }
+    Ok((format!("{}{path}", &url[..url::Position::BeforePath]), notices))
+}
+
+/// Whether `host` (a name or an IP address, IPv6 with or without brackets) is loopback:
+/// `localhost`, 127.0.0.0/8, `::1` (and `::ffff:127.x.y.z`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        Err(_) => false,
+    }
+}
+
+/// Parses an http(s) URL with a host and no user info, and upgrades http to https unless the
+/// host is loopback (with a notice).
+fn parse_http_url(raw: &str, example: &str, credentials_hint: &str) -> Result<(url::Url, Vec<String>), String> {
+    let raw = raw.trim();
+    // Never echo a URL that may carry credentials.
+    let shown = if raw.contains('@') {
+        "(not shown: it contains '@')".to_string()
+    } else {
+        format!("{raw:?}")
+    };
+    if raw.is_empty() {
+        return Err(format!(
+            "expected an https:// URL such as \"{example}\", got an empty string"
+        ));
+    }
+    let mut url = url::Url::parse(raw).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => {
+            format!("expected an https:// URL such as \"{example}\", got {shown} (no scheme)")
+        }
+        e => format!("expected an https:// URL such as \"{example}\", got {shown}: {e}"),
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("expected an https:// URL such as \"{example}\", got {shown}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "a user name or password in the URL is not accepted (URLs are logged); use {credentials_hint}"
+        ));
+    }
+    let Some(host) = url.host_str().map(str::to_string) else {
+        return Err(format!(
+            "expected a URL with a host, such as \"{example}\", got {shown}"
+        ));
+    };
+    let mut notices = Vec::new();
+    if url.scheme() == "http" && !is_loopback_host(&host) {
+        let before = url[..url::Position::BeforePath].to_string();
+        url.set_scheme("https")
+            .map_err(|()| "cannot switch this URL to https".to_string())?;
+        let after = &url[..url::Position::BeforePath];
+        notices.push(format!(
+            "upgraded {before} to {after}: plain http is only used towards loopback hosts"
+        ));
+    }
+    Ok((url, notices))
+}
+
+// ---------------------------------------------------------------------------------------
+// The file as written. Every leaf is a `toml::Value` so that type errors get our own message
+// (naming the key and what is expected) and secrets are never echoed by a serde message.
+// No `Debug`: these hold whatever the user typed, inline secrets included.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawFile {
+    service: Option<RawService>,
+    smtp: Option<RawSmtp>,
+    tenants: Option<Vec<RawTenant>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawService {
+    data_dir: Option<Value>,
+    listen: Option<Value>,
+    log_format: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawSmtp {
+    host: Option<Value>,
+    port: Option<Value>,
+    tls: Option<Value>,
+    from: Option<Value>,
+    username: Option<Value>,
+    /// Accepted only to be refused without echoing it.
+    password: Option<Value>,
+    password_env: Option<Value>,
+    password_file: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawTenant {
+    id: Option<Value>,
+    schedule: Option<Value>,
+    technical_contact: Option<Value>,
+    ukg: Option<RawUkg>,
+    scim: Option<RawScim>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawUkg {
+    base_url: Option<Value>,
+    username: Option<Value>,
+    password: Option<Value>,
+    password_env: Option<Value>,
+    password_file: Option<Value>,
+    api_key: Option<Value>,
+    api_key_env: Option<Value>,
+    api_key_file: Option<Value>,
+    user_api_key: Option<Value>,
+    user_api_key_env: Option<Value>,
+    user_api_key_file: Option<Value>,
+    page_size: Option<Value>,
+    requests_per_second: Option<Value>,
+    burst: Option<Value>,
+    department_org_level: Option<Value>,
+    timeout: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawScim {
+    base_url: Option<Value>,
+    token: Option<Value>,
+    token_env: Option<Value>,
+    token_file: Option<Value>,
+    requests_per_second: Option<Value>,
+    burst: Option<Value>,
+    concurrency: Option<Value>,
+    timeout: Option<Value>,
+}
+
+/// Keys that would hold a secret inline: accepted by the structs only to be refused, so they
+/// are left out of "expected one of" lists.
+const INLINE_SECRET_KEYS: [&str; 4] = ["password", "api_key", "user_api_key", "token"];
+
+// Defaults (documented in config/hrsync.example.toml; keep the two in step).
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_SCHEDULE: Duration = Duration::from_secs(24 * 3600);
+const MIN_SCHEDULE: Duration = Duration::from_secs(10);
+const MAX_SCHEDULE: Duration = Duration::from_secs(365 * 24 * 3600);
+const DEFAULT_UKG_PAGE_SIZE: i64 = 1000;
+const DEFAULT_UKG_RPS: i64 = 2;
+const DEFAULT_UKG_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_SCIM_RPS: i64 = 10;
+const DEFAULT_SCIM_CONCURRENCY: i64 = 4;
+const DEFAULT_SCIM_TIMEOUT: Duration = Duration::from_secs(30);
+const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The environment of one validation: where errors point, how paths and secrets resolve.
+struct Ctx<'a> {
+    path: &'a Path,
+    base_dir: PathBuf,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// The three ways a secret may be written (only two are accepted).
+struct SecretKeys<'r> {
+    inline: Option<&'r Value>,
+    env: Option<&'r Value>,
+    file: Option<&'r Value>,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn notice(&self, key: &str, message: &str) -> String {
+        format!("{}: {key}: {message}", self.path.display())
+    }
+
+    fn service(&self, raw: &RawService) -> Result<ServiceSettings, ConfigError> {
+        let data_dir = self.string(
+            raw.data_dir.as_ref(),
+            "service.data_dir",
+            "a directory path such as \"/var/lib/hrsync\"",
+        )?;
+        let data_dir = self.required(
+            data_dir,
+            "service.data_dir",
+            "a directory path such as \"/var/lib/hrsync\" (where the database lives)",
+        )?;
+        let data_dir = self.file_path(data_dir, "service.data_dir")?;
+
+        let listen_expected = "an IP address and port such as \"127.0.0.1:8080\" or \"[::1]:8080\"";
+        let listen = self
+            .string(raw.listen.as_ref(), "service.listen", listen_expected)?
+            .unwrap_or(DEFAULT_LISTEN);
+        let listen: SocketAddr = listen
+            .trim()
+            .parse()
+            .map_err(|_| self.err("service.listen", format!("expected {listen_expected}, got {listen:?}")))?;
+
+        let log_format = match self.string(raw.log_format.as_ref(), "service.log_format", "\"text\" or \"json\"")? {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(self.err(
+                    "service.log_format",
+                    format!("expected \"text\" or \"json\", got {other:?}"),
+                ))
+            }
+        };
+        Ok(ServiceSettings {
+            data_dir,
+            listen,
+            log_format,
+        })
+    }
+
+    fn smtp(&self, raw: &RawSmtp) -> Result<SmtpSpec, ConfigError> {
+        let host_expected =
+            "a host name or IP address such as \"smtp.example.com\" (no scheme, no port: see smtp.port)";
+        let host = self.string(raw.host.as_ref(), "smtp.host", host_expected)?;
+        let host = self.required(host, "smtp.host", host_expected)?.trim();
+        if !is_host(host) {
+            return Err(self.err("smtp.host", format!("expected {host_expected}, got {host:?}")));
+        }
+
+        let tls = match self.string(raw.tls.as_ref(), "smtp.tls", "\"starttls\", \"tls\" or \"none\"")? {
+            None | Some("starttls") => SmtpTls::Starttls,
+            Some("tls") => SmtpTls::Tls,
+            Some("none") => SmtpTls::None,
+            Some(other) => {
+                return Err(self.err(
+                    "smtp.tls",
+                    format!("expected \"starttls\", \"tls\" or \"none\", got {other:?}"),
+                ))
+            }
+        };
+        if tls == SmtpTls::None && !is_loopback_host(host) {
+            return Err(self.err(
+                "smtp.tls",
+                format!("\"none\" is only allowed towards a loopback host (got {host}); use \"starttls\" or \"tls\""),
+            ));
+        }
+        let default_port = match tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        };
+        let port = self
+            .int(raw.port.as_ref(), "smtp.port", 1, 65535)?
+            .unwrap_or(default_port);
+
+        let from = self.email(raw.from.as_ref(), "smtp.from", "hrsync@example.com")?;
+        let username = self.string(raw.username.as_ref(), "smtp.username", "a user name")?;
+        if username.is_some_and(|u| u.trim().is_empty()) {
+            return Err(self.err(
+                "smtp.username",
+                "must not be empty; remove it when the server needs no login",
+            ));
+        }
+        let keys = SecretKeys {
+            inline: raw.password.as_ref(),
+            env: raw.password_env.as_ref(),
+            file: raw.password_file.as_ref(),
+        };
+        let password = self.secret("smtp", "password", "the SMTP password", keys)?;
+        match (username, &password) {
+            (Some(_), None) => {
+                return Err(self.err(
+                    "smtp",
+                    "username is set but no password_env or password_file; set one, or remove username",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(self.err(
+                    "smtp",
+                    "a password is set but no username; set username, or remove the password",
+                ))
+            }
+            _ => {}
+        }
+        Ok(SmtpSpec {
+            host: host.to_string(),
+            port: port as u16,
+            tls,
+            from,
+            username: username.map(|u| u.trim().to_string()),
+            password,
+        })
+    }
+
+    fn tenant(&self, i: usize, raw: &RawTenant, notices: &mut Vec<String>) -> Result<TenantSpec, ConfigError> {
+        let t = format!("tenants[{i}]");
+        let id_expected = "1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-', e.g. \"acme\"";
+        let id = self.string(raw.id.as_ref(), &format!("{t}.id"), id_expected)?;
+        let id = self.required(id, &format!("{t}.id"), id_expected)?;
+        if !is_tenant_id(id) {
+            return Err(self.err(format!("{t}.id"), format!("expected {id_expected}, got {id:?}")));
+        }
+        let schedule = self.duration(
+            raw.schedule.as_ref(),
+            &format!("{t}.schedule"),
+            "\"24h\" or \"6h 30m\"",
+            DEFAULT_SCHEDULE,
+            MIN_SCHEDULE,
+            MAX_SCHEDULE,
+        )?;
+        let technical_contact = self.email(
+            raw.technical_contact.as_ref(),
+            &format!("{t}.technical_contact"),
+            "it-alerts@acme.example",
+        )?;
+        let Some(ukg) = &raw.ukg else {
+            return Err(self.err(
+                format!("{t}.ukg"),
+                "missing; add a [tenants.ukg] table after this tenant's [[tenants]] line",
+            ));
+        };
+        let ukg = self.ukg(&format!("{t}.ukg"), ukg, notices)?;
+        let Some(scim) = &raw.scim else {
+            return Err(self.err(
+                format!("{t}.scim"),
+                "missing; add a [tenants.scim] table after this tenant's [[tenants]] line",
+            ));
+        };
+        let scim = self.scim(&format!("{t}.scim"), scim, notices)?;
+        Ok(TenantSpec {
+            id: id.to_string(),
+            schedule,
+            technical_contact,
+            ukg,
+            scim,
+        })
+    }
+
+    fn ukg(&self, t: &str, raw: &RawUkg, notices: &mut Vec<String>) -> Result<UkgSpec, ConfigError> {
+        let key = format!("{t}.base_url");
+        let url_expected = "the UKG host URL such as \"https://service4.ultipro.com\"";
+        let url = self.required(
+            self.string(raw.base_url.as_ref(), &key, url_expected)?,
+            &key,
+            url_expected,
+        )?;
+        let (base_url, url_notices) = normalize_ukg_url(url).map_err(|m| self.err(&key, m))?;
+        notices.extend(url_notices.iter().map(|n| self.notice(&key, n)));
+
+        let key = format!("{t}.username");
+        let user_expected = "the web service account's user name";
+        let username = self
+            .required(
+                self.string(raw.username.as_ref(), &key, user_expected)?,
+                &key,
+                user_expected,
+            )?
+            .trim();
+        if username.is_empty() {
+            return Err(self.err(key, format!("must not be empty; expected {user_expected}")));
+        }
+
+        let keys = SecretKeys {
+            inline: raw.password.as_ref(),
+            env: raw.password_env.as_ref(),
+            file: raw.password_file.as_ref(),
+        };
+        let password = self.required_secret(t, "password", "the web service account's password", keys)?;
+        let keys = SecretKeys {
+            inline: raw.api_key.as_ref(),
+            env: raw.api_key_env.as_ref(),
+            file: raw.api_key_file.as_ref(),
+        };
+        let api_key = self.required_secret(t, "api_key", "the Customer API Key", keys)?;
+        let keys = SecretKeys {
+            inline: raw.user_api_key.as_ref(),
+            env: raw.user_api_key_env.as_ref(),
+            file: raw.user_api_key_file.as_ref(),
+        };
+        let user_api_key = self.secret(t, "user_api_key", "the User API Key", keys)?;
+
+        let page_size = self
+            .int(raw.page_size.as_ref(), &format!("{t}.page_size"), 1, 10_000)?
+            .unwrap_or(DEFAULT_UKG_PAGE_SIZE);
+        let rps = self.int(
+            raw.requests_per_second.as_ref(),
+            &format!("{t}.requests_per_second"),
+            1,
+            u32::MAX.into(),
+        )?;
+        let burst = self.int(raw.burst.as_ref(), &format!("{t}.burst"), 1, u32::MAX.into())?;
+        let org_level = self
+            .int(
+                raw.department_org_level.as_ref(),
+                &format!("{t}.department_org_level"),
+                1,
+                4,
+            )?
+            .unwrap_or(1);
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            &format!("{t}.timeout"),
+            "\"120s\" or \"2m\"",
+            DEFAULT_UKG_TIMEOUT,
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )?;
+
+        Ok(UkgSpec {
+            base_url,
+            username: username.to_string(),
+            password,
+            api_key,
+            user_api_key,
+            page_size: page_size as u32,
+            requests_per_second: rps.unwrap_or(DEFAULT_UKG_RPS) as u32,
+            burst: burst.map(|b| b as u32),
+            department_org_level: org_level as u8,
+            timeout,
+        })
+    }
+
+    fn scim(&self, t: &str, raw: &RawScim, notices: &mut Vec<String>) -> Result<ScimSpec, ConfigError> {
+        let key = format!("{t}.base_url");
+        let url_expected = "the SCIM base URL such as \"https://app.example.com/scim/v2\"";
+        let url = self.required(
+            self.string(raw.base_url.as_ref(), &key, url_expected)?,
+            &key,
+            url_expected,
+        )?;
+        let (base_url, url_notices) = normalize_scim_url(url).map_err(|m| self.err(&key, m))?;
+        notices.extend(url_notices.iter().map(|n| self.notice(&key, n)));
+
+        let keys = SecretKeys {
+            inline: raw.token.as_ref(),
+            env: raw.token_env.as_ref(),
+            file: raw.token_file.as_ref(),
+        };
+        let token = self.required_secret(t, "token", "the SCIM bearer token", keys)?;
+        let rps = self.int(
+            raw.requests_per_second.as_ref(),
+            &format!("{t}.requests_per_second"),
+            1,
+            u32::MAX.into(),
+        )?;
+        let burst = self.int(raw.burst.as_ref(), &format!("{t}.burst"), 1, u32::MAX.into())?;
+        let concurrency = self
+            .int(raw.concurrency.as_ref(), &format!("{t}.concurrency"), 1, 64)?
+            .unwrap_or(DEFAULT_SCIM_CONCURRENCY);
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            &format!("{t}.timeout"),
+            "\"30s\" or \"1m\"",
+            DEFAULT_SCIM_TIMEOUT,
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )?;
+        Ok(ScimSpec {
+            base_url,
+            token,
+            requests_per_second: rps.unwrap_or(DEFAULT_SCIM_RPS) as u32,
+            burst: burst.map(|b| b as u32),
+            concurrency: concurrency as usize,
+            timeout,
+        })
+    }
+
+    /// A string value, if present. Not for secret-related keys (the value is echoed on error).
+    fn string<'v>(&self, v: Option<&'v Value>, key: &str, expected: &str) -> Result<Option<&'v str>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(other) => Err(self.err(key, format!("expected {expected}, got {}", describe(other)))),
+        }
+    }
+
+    fn required<T>(&self, v: Option<T>, key: &str, expected: &str) -> Result<T, ConfigError> {
+        v.ok_or_else(|| self.err(key, format!("missing; expected {expected}")))
+    }
+
+    /// An integer in `lo..=hi`, if present.
+    fn int(&self, v: Option<&Value>, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ConfigError> {
+        let expected = if hi >= i64::from(u32::MAX) {
+            format!("an integer >= {lo}")
+        } else {
+            format!("an integer {lo}..={hi}")
+        };
+        match v {
+            None => Ok(None),
+            Some(Value::Integer(n)) if (lo..=hi).contains(n) => Ok(Some(*n)),
+            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Err(self.err(
+                key,
+                format!("expected {expected}, got {s:?} (a string; write the number without quotes)"),
+            )),
+            Some(other) => Err(self.err(key, format!("expected {expected}, got {}", describe(other)))),
+        }
+    }
+
+    /// A humantime duration in `min..=max`, `default` when absent.
+    fn duration(
+        &self,
+        v: Option<&Value>,
+        key: &str,
+        examples: &str,
+        default: Duration,
+        min: Duration,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(v) = v else { return Ok(default) };
+        let Value::String(s) = v else {
+            return Err(self.err(
+                key,
+                format!(
+                    "expected a duration such as {examples} (a quoted string), got {}",
+                    describe(v)
+                ),
+            ));
+        };
+        let d = humantime::parse_duration(s.trim())
+            .map_err(|_| self.err(key, format!("expected a duration such as {examples}, got {s:?}")))?;
+        if d < min || d > max {
+            return Err(self.err(
+                key,
+                format!(
+                    "expected a duration from {} to {}, got {s:?}",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
+    /// A required email address.
+    fn email(&self, v: Option<&Value>, key: &str, example: &str) -> Result<String, ConfigError> {
+        let expected = format!("an email address such as \"{example}\"");
+        let s = self.required(self.string(v, key, &expected)?, key, &expected)?.trim();
+        if !looks_like_email(s) {
+            return Err(self.err(key, format!("expected {expected}, got {s:?}")));
+        }
+        Ok(s.to_string())
+    }
+
+    /// A path from the file: `~` is refused (it is not expanded), relative paths resolve
+    /// against the config file's folder.
+    fn file_path(&self, raw: &str, key: &str) -> Result<PathBuf, ConfigError> {
+        if raw.trim().is_empty() {
+            return Err(self.err(key, "must not be empty; expected a path"));
+        }
+        if raw.starts_with('~') {
+            return Err(self.err(
+                key,
+                format!("'~' is not expanded; write the full path instead of {raw:?}"),
+            ));
+        }
+        let p = Path::new(raw);
+        Ok(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        })
+    }
+
+    /// [`Ctx::secret`] for a secret that must be given.
+    fn required_secret(
+        &self,
+        table: &str,
+        name: &str,
+        what: &str,
+        keys: SecretKeys,
+    ) -> Result<SecretString, ConfigError> {
+        self.secret(table, name, what, keys)?
+            .ok_or_else(|| self.err(table, format!("missing {name}_env or {name}_file ({what})")))
+    }
+
+    /// Resolves `{table}.{name}_env` / `{table}.{name}_file`; refuses `{table}.{name}`. Never
+    /// puts the secret (or what might be one) into a message.
+    fn secret(
+        &self,
+        table: &str,
+        name: &str,
+        what: &str,
+        keys: SecretKeys,
+    ) -> Result<Option<SecretString>, ConfigError> {
+        if keys.inline.is_some() {
+            return Err(self.err(
+                format!("{table}.{name}"),
+                format!("secrets are not accepted inline; set {name}_env = \"VAR\" (environment variable name) or {name}_file = \"/path\""),
+            ));
+        }
+        match (keys.env, keys.file) {
+            (Some(_), Some(_)) => Err(self.err(table, format!("both {name}_env and {name}_file are set; keep one"))),
+            (None, None) => Ok(None),
+            (Some(v), None) => {
+                let key = format!("{table}.{name}_env");
+                let var = match v {
+                    Value::String(var) if is_env_name(var) => var,
+                    _ => {
+                        return Err(self.err(
+                            key,
+                            "expected the name of an environment variable (letters, digits and _, e.g. \"ACME_UKG_PASSWORD\"), not the secret itself",
+                        ))
+                    }
+                };
+                match (self.env)(var) {
+                    Some(value) if !value.trim().is_empty() => Ok(Some(SecretString::from(value))),
+                    _ => Err(self.err(key, format!("environment variable {var} is not set (or empty)"))),
+                }
+            }
+            (None, Some(v)) => {
+                let key = format!("{table}.{name}_file");
+                let Value::String(raw) = v else {
+                    return Err(self.err(key, "expected the path of a file holding the secret, as a string"));
+                };
+                let path = self.file_path(raw, &key)?;
+                let mut text = std::fs::read_to_string(&path)
+                    .map_err(|e| self.err(&key, format!("cannot read {}: {e}", path.display())))?;
+                let kept = text.trim_end_matches(['\n', '\r']).len();
+                text.truncate(kept);
+                if text.trim().is_empty() {
+                    return Err(self.err(key, format!("{} is empty; expected it to hold {what}", path.display())));
+                }
+                Ok(Some(SecretString::from(text)))
+            }
+        }
+    }
+}
+
+/// How a value is shown in "got ..." (only ever for non-secret keys).
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Integer(n) => n.to_string(),
+        Value::Float(f) => format!("{f} (a float)"),
+        Value::Boolean(b) => b.to_string(),
+        Value::Datetime(d) => format!("{d} (a date/time)"),
+        Value::Array(_) => "an array".to_string(),
+        Value::Table(_) => "a table".to_string(),
+    }
+}
+
+/// `[a-z0-9-]`, 1..=63 characters, not starting or ending with '-'.
+fn is_tenant_id(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
+/// A POSIX-ish environment variable name.
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `local@domain.tld`: no spaces or display name, one '@', a dotted domain.
+fn looks_like_email(s: &str) -> bool {
+    if s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
+    {
+        return false;
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+}
+
+/// A bare host: a DNS name or an IP address (IPv6 with or without brackets); no scheme, port or path.
+fn is_host(host: &str) -> bool {
+    let unbracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if unbracketed.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+// ---------------------------------------------------------------------------------------
+// TOML/serde errors → `file:line:column: key.path: message`.
+
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let mut message = rewrite_serde_message(e.message());
+    match e.span() {
+        Some(span) => {
+            // toml says only "duplicate key"; its span is the key's own text (never a value).
+            let key_text = text.get(span.clone()).unwrap_or_default();
+            if message == "duplicate key" && !key_text.is_empty() && key_text.len() <= 100 && !key_text.contains('\n') {
+                message = format!("duplicate key {key_text}; each key may be given once per table");
+            }
+            let (line, column) = line_col(text, span.start);
+            let key = key_path_at(text, span.start).unwrap_or_default();
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key,
+                message,
+            }
+        }
+        None => ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: String::new(),
+            message,
+        },
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The key path that a byte offset belongs to: a key's own text belongs to the table holding
+/// it (`tenants[0].ukg` for an unknown key there); a value or table header belongs to its key.
+fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    let mut best: Option<(usize, String)> = None;
+    visit_table(doc.get_ref(), offset, "", &mut best);
+    best.map(|(_, path)| path)
+}
+
+fn consider(span: std::ops::Range<usize>, offset: usize, path: &str, best: &mut Option<(usize, String)>) {
+    let end = span.end.max(span.start + 1);
+    if span.start <= offset && offset < end {
+        let len = end - span.start;
+        // `<=`: on a tie the deeper node (visited later) wins.
+        if best.as_ref().is_none_or(|(l, _)| len <= *l) {
+            *best = Some((len, path.to_string()));
+        }
+    }
+}
+
+fn visit_table(table: &toml::de::DeTable<'_>, offset: usize, prefix: &str, best: &mut Option<(usize, String)>) {
+    for (k, v) in table.iter() {
+        let name: &str = k.get_ref();
+        let bare = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let name = if bare { name.to_string() } else { format!("{name:?}") };
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}.{name}")
+        };
+        consider(k.span(), offset, prefix, best);
+        consider(v.span(), offset, &path, best);
+        visit_value(v.get_ref(), offset, &path, best);
+    }
+}
+
+fn visit_value(v: &toml::de::DeValue<'_>, offset: usize, path: &str, best: &mut Option<(usize, String)>) {
+    match v {
+        toml::de::DeValue::Table(t) => visit_table(t, offset, path, best),
+        toml::de::DeValue::Array(a) => {
+            for (i, e) in a.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                consider(e.span(), offset, &p, best);
+                visit_value(e.get_ref(), offset, &p, best);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Rewrites serde's wording into the file's vocabulary: "unknown field `x`, expected one of
+/// `a`, `b`" becomes `unknown key "x"; expected one of a, b` (inline-secret keys left out,
+/// with a "did you mean" when one is close); "map"/"sequence" become "table"/"array".
+fn rewrite_serde_message(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        // Backtick-quoted names: the unknown key first, then the expected ones.
+        let names: Vec<&str> = rest.split('`').step_by(2).collect();
+        let unknown = names.first().copied().unwrap_or_default();
+        let expected: Vec<&str> = names[1..]
+            .iter()
+            .copied()
+            .filter(|n| !n.is_empty() && !INLINE_SECRET_KEYS.contains(n))
+            .collect();
+        let mut out = format!("unknown key {unknown:?}");
+        if let Some(close) = closest(unknown, &expected) {
+            out.push_str(&format!(" (did you mean {close:?}?)"));
+        }
+        if !expected.is_empty() {
+            out.push_str(&format!("; expected one of {}", expected.join(", ")));
+        }
+        return out;
+    }
+    message
+        .replace("invalid type: map", "invalid type: table")
+        .replace("invalid type: sequence", "invalid type: array")
+        .replace("expected a sequence", "expected an array of tables ([[tenants]])")
+}
+
+/// The candidate nearest to `word` by edit distance, when close enough to be a typo.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 4).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    const CANARY: &str = "CANARY-s3cr3t";
+    const FILE: &str = "config/hrsync.toml";
+
+    /// Every variable a test config refers to is set (to a value derived from its name).
+    fn env(name: &str) -> Option<String> {
+        Some(format!("value-of-{name}"))
+    }
+
+    fn parse_ok(text: &str) -> Settings {
+        match parse(text, Path::new(FILE), &env) {
+            Ok(s) => s,
+            Err(e) => panic!("expected a valid config, got: {e}"),
+        }
+    }
+
+    /// Parses and returns the error's one line, checking it names the file and has no canary.
+    fn parse_err(text: &str) -> String {
+        parse_err_with(text, &env)
+    }
+
+    fn parse_err_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+        let e = match parse(text, Path::new(FILE), env) {
+            Ok(s) => panic!("expected an error, got {s:?}"),
+            Err(e) => e,
+        };
+        let line = e.to_string();
+        assert!(line.starts_with(FILE), "error does not name the file: {line}");
+        assert!(!line.contains('\n'), "error is not one line: {line}");
+        assert!(!line.contains(CANARY), "error leaks the secret: {line}");
+        assert!(
+            !format!("{e:?}").contains(CANARY),
+            "error Debug leaks the secret: {e:?}"
+        );
+        line
+    }
+
+    const SERVICE: &str = "[service]\ndata_dir = \"/var/lib/hrsync\"\n";
+
+    /// A minimal valid tenant; tests replace parts of it.
+    const TENANT: &str = r#"
+[[tenants]]
+id = "acme"
+technical_contact = "it-alerts@acme.example"
+
+[tenants.ukg]
+base_url = "https://service4.ultipro.com"
+username = "svc-hrsync"
+password_env = "ACME_UKG_PASSWORD"
+api_key_env = "ACME_UKG_API_KEY"
+
+[tenants.scim]
+base_url = "https://app.example.com/scim/v2"
+token_env = "ACME_SCIM_TOKEN"
+"#;
+
+    fn with_tenant(edit: impl Fn(&str) -> String) -> String {
+        format!("{SERVICE}{}", edit(TENANT))
+    }
+
+    #[test]
+    fn minimal_config_gets_every_default() {
+        let s = parse_ok(&with_tenant(str::to_string));
+        assert_eq!(s.path, Path::new(FILE));
+        assert_eq!(s.service.data_dir, Path::new("/var/lib/hrsync"));
+        assert_eq!(s.service.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.service.log_format, LogFormat::Text);
+        assert!(s.smtp.is_none());
+        assert!(s.notices.is_empty(), "{:?}", s.notices);
+        let [t] = &s.tenants[..] else {
+            panic!("one tenant expected")
+        };
+        assert_eq!(t.id, "acme");
+        assert_eq!(t.schedule, Duration::from_secs(86400));
+        assert_eq!(t.technical_contact, "it-alerts@acme.example");
+        assert_eq!(t.ukg.base_url, "https://service4.ultipro.com");
+        assert_eq!(t.ukg.username, "svc-hrsync");
+        assert_eq!(t.ukg.password.expose_secret(), "value-of-ACME_UKG_PASSWORD");
+        assert_eq!(t.ukg.api_key.expose_secret(), "value-of-ACME_UKG_API_KEY");
+        assert!(t.ukg.user_api_key.is_none());
+        assert_eq!(t.ukg.page_size, 1000);
+        assert_eq!(t.ukg.requests_per_second, 2);
+        assert_eq!(t.ukg.burst, None);
+        assert_eq!(t.ukg.department_org_level, 1);
+        assert_eq!(t.ukg.timeout, Duration::from_secs(120));
+        assert_eq!(t.scim.base_url, "https://app.example.com/scim/v2");
+        assert_eq!(t.scim.token.expose_secret(), "value-of-ACME_SCIM_TOKEN");
+        assert_eq!(t.scim.requests_per_second, 10);
+        assert_eq!(t.scim.burst, None);
+        assert_eq!(t.scim.concurrency, 4);
+        assert_eq!(t.scim.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn full_config_round_trips_into_the_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("user-key"), "UK-1\n").unwrap();
+        let text = r#"
+[service]
+data_dir = "state"
+listen = "0.0.0.0:9090"
+log_format = "json"
+
+[smtp]
+host = "smtp.example.com"
+port = 465
+tls = "tls"
+from = "hrsync@example.com"
+username = "mailer"
+password_env = "SMTP_PASSWORD"
+
+[[tenants]]
+id = "acme"
+schedule = "6h 30m"
+technical_contact = "it-alerts@acme.example"
+
+[tenants.ukg]
+base_url = "https://service5.ultipro.com/"
+username = "svc-hrsync"
+password_env = "ACME_UKG_PASSWORD"
+api_key_env = "ACME_UKG_API_KEY"
+user_api_key_file = "user-key"
+page_size = 10000
+requests_per_second = 3
+burst = 6
+department_org_level = 4
+timeout = "5m"
+
+[tenants.scim]
+base_url = "https://app.example.com/scim/v2/"
+token_env = "ACME_SCIM_TOKEN"
+requests_per_second = 20
+burst = 40
+concurrency = 64
+timeout = "45s"
+
+[[tenants]]
+id = "globex-2"
+technical_contact = "ops@globex.example"
+ukg = { base_url = "https://servicet.ultipro.com", username = "u", password_env = "G_PW", api_key_env = "G_KEY" }
+scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
+"#;
+        let path = dir.path().join("hrsync.toml");
+        let s = parse(text, &path, &env).unwrap();
+        assert_eq!(s.service.data_dir, dir.path().join("state"));
+        assert_eq!(s.service.listen, "0.0.0.0:9090".parse().unwrap());
+        assert_eq!(s.service.log_format, LogFormat::Json);
+        let smtp = s.smtp.as_ref().unwrap();
+        assert_eq!(
+            (smtp.host.as_str(), smtp.port, smtp.tls),
+            ("smtp.example.com", 465, SmtpTls::Tls)
+        );
+        assert_eq!(smtp.from, "hrsync@example.com");
+        assert_eq!(smtp.username.as_deref(), Some("mailer"));
+        assert_eq!(
+            smtp.password.as_ref().unwrap().expose_secret(),
+            "value-of-SMTP_PASSWORD"
+        );
+
+        let [a, g] = &s.tenants[..] else {
+            panic!("two tenants expected")
+        };
+        assert_eq!(a.schedule, Duration::from_secs(6 * 3600 + 30 * 60));
+        assert_eq!(a.ukg.base_url, "https://service5.ultipro.com");
+        assert_eq!(a.ukg.user_api_key.as_ref().unwrap().expose_secret(), "UK-1");
+        assert_eq!(
+            (a.ukg.page_size, a.ukg.requests_per_second, a.ukg.burst),
+            (10000, 3, Some(6))
+        );
+        assert_eq!(a.ukg.department_org_level, 4);
+        assert_eq!(a.ukg.timeout, Duration::from_secs(300));
+        assert_eq!(a.scim.base_url, "https://app.example.com/scim/v2");
+        assert_eq!(
+            (a.scim.requests_per_second, a.scim.burst, a.scim.concurrency),
+            (20, Some(40), 64)
+        );
+        assert_eq!(a.scim.timeout, Duration::from_secs(45));
+
+        assert_eq!(g.id, "globex-2");
+        assert_eq!(g.ukg.base_url, "https://servicet.ultipro.com");
+        assert_eq!(g.scim.base_url, "http://127.0.0.1:9000/scim", "loopback stays http");
+        assert_eq!(g.scim.token.expose_secret(), "value-of-G_TOKEN");
+        assert!(s.notices.is_empty(), "{:?}", s.notices);
+    }
+
+    #[test]
+    fn smtp_port_defaults_follow_tls_and_login_is_optional() {
+        for (tls, port) in [("starttls", 587), ("tls", 465)] {
+            let s = parse_ok(&format!(
+                "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\ntls = \"{tls}\"\nfrom = \"a@example.com\"\n"
+            ));
+            let smtp = s.smtp.unwrap();
+            assert_eq!(smtp.port, port);
+            assert!(smtp.username.is_none() && smtp.password.is_none());
+        }
+        let s = parse_ok(&format!(
+            "{SERVICE}[smtp]\nhost = \"localhost\"\ntls = \"none\"\nfrom = \"a@example.com\"\n"
+        ));
+        assert_eq!(
+            (s.smtp.as_ref().unwrap().tls, s.smtp.as_ref().unwrap().port),
+            (SmtpTls::None, 25)
+        );
+    }
+
+    #[test]
+    fn no_tenants_is_valid_with_a_notice() {
+        let s = parse_ok(SERVICE);
+        assert!(s.tenants.is_empty());
+        assert_eq!(s.notices.len(), 1);
+        assert!(
+            s.notices[0].starts_with(FILE) && s.notices[0].contains("no [[tenants]]"),
+            "{:?}",
+            s.notices
+        );
+    }
+
+    #[test]
+    fn out_of_range_integer_names_key_and_range() {
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "api_key_env = \"ACME_UKG_API_KEY\"",
+                "api_key_env = \"ACME_UKG_API_KEY\"\npage_size = 20000",
+            )
+        }));
+        assert_eq!(
+            e,
+            "config/hrsync.toml: tenants[0].ukg.page_size: expected an integer 1..=10000, got 20000"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "api_key_env = \"ACME_UKG_API_KEY\"",
+                "api_key_env = \"ACME_UKG_API_KEY\"\npage_size = \"500\"",
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].ukg.page_size: expected an integer 1..=10000, got \"500\" (a string"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "token_env = \"ACME_SCIM_TOKEN\"",
+                "token_env = \"ACME_SCIM_TOKEN\"\nconcurrency = 0",
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].scim.concurrency: expected an integer 1..=64, got 0"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "token_env = \"ACME_SCIM_TOKEN\"",
+                "token_env = \"ACME_SCIM_TOKEN\"\nrequests_per_second = 0",
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].scim.requests_per_second: expected an integer >= 1, got 0"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "api_key_env = \"ACME_UKG_API_KEY\"",
+                "api_key_env = \"ACME_UKG_API_KEY\"\ndepartment_org_level = 5",
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].ukg.department_org_level: expected an integer 1..=4, got 5"),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\nport = 70000\nfrom = \"a@example.com\"\n"
+        ));
+        assert!(e.contains("smtp.port: expected an integer 1..=65535, got 70000"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_tenant_id_names_both() {
+        let e = parse_err(&format!("{SERVICE}{TENANT}{TENANT}"));
+        assert_eq!(
+            e,
+            "config/hrsync.toml: tenants[1].id: \"acme\" is used by tenants[0] already; tenant ids must be unique"
+        );
+    }
+
+    #[test]
+    fn bad_tenant_ids_are_refused() {
+        for bad in ["Acme", "-acme", "acme-", "ac_me", "", &"a".repeat(64)] {
+            let e = parse_err(&with_tenant(|t| t.replace("id = \"acme\"", &format!("id = \"{bad}\""))));
+            assert!(
+                e.contains("tenants[0].id: expected 1 to 63 characters of a-z, 0-9 and '-'"),
+                "{bad}: {e}"
+            );
+        }
+        let ok = parse_ok(&with_tenant(|t| {
+            t.replace("id = \"acme\"", &format!("id = \"{}\"", "a".repeat(63)))
+        }));
+        assert_eq!(ok.tenants[0].id.len(), 63);
+        let e = parse_err(&with_tenant(|t| t.replace("id = \"acme\"\n", "")));
+        assert!(e.contains("tenants[0].id: missing; expected 1 to 63 characters"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_table_and_the_accepted_keys() {
+        let e = parse_err(&with_tenant(|t| t.replace("password_env", "pasword_env")));
+        // password_env is on line 11 of the file (the [tenants.ukg] table's third key).
+        assert!(e.starts_with("config/hrsync.toml:11:1: tenants[0].ukg: unknown key \"pasword_env\" (did you mean \"password_env\"?); expected one of base_url, username, password_env, password_file, api_key_env,"), "{e}");
+        assert!(
+            !e.contains(" password,") && !e.contains(" token,"),
+            "inline secret keys are not offered: {e}"
+        );
+
+        let e = parse_err(&format!("{SERVICE}log_level = \"debug\"\n"));
+        assert!(
+            e.starts_with("config/hrsync.toml:3:1: service: unknown key \"log_level\""),
+            "{e}"
+        );
+        assert!(e.contains("expected one of data_dir, listen, log_format"), "{e}");
+
+        let e = parse_err(&format!("{SERVICE}[tenant]\nid = \"x\"\n"));
+        assert!(
+            e.contains(":3:2: unknown key \"tenant\" (did you mean \"tenants\"?)"),
+            "{e}"
+        );
+
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("[tenants.scim]", "[tenants.scim]\nbogus = { a = 1 }")
+        }));
+        assert!(e.contains("tenants[0].scim: unknown key \"bogus\""), "{e}");
+
+        // Inline tables get the same treatment.
+        let e = parse_err(&format!(
+            "{SERVICE}[[tenants]]\nid = \"a\"\nukg = {{ base_url = \"https://x.example\", timeot = \"1s\" }}\n"
+        ));
+        assert!(e.starts_with("config/hrsync.toml:5:"), "{e}");
+        assert!(
+            e.contains("tenants[0].ukg: unknown key \"timeot\" (did you mean \"timeout\"?)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_carry_line_and_column() {
+        let e = parse_err(&format!("{SERVICE}listen = \"127.0.0.1:1\" x\n"));
+        assert!(e.starts_with("config/hrsync.toml:3:"), "{e}");
+        let e = parse_err(&format!("{SERVICE}data_dir = \"/again\"\n"));
+        assert!(
+            e.starts_with("config/hrsync.toml:3:1:") && e.contains("duplicate key data_dir;"),
+            "{e}"
+        );
+        let e = parse_err(&format!("{SERVICE}[tenants]\nid = \"x\"\n"));
+        assert!(
+            e.contains("tenants: invalid type: table, expected an array of tables ([[tenants]])"),
+            "{e}"
+        );
+        let e = parse_err(&format!("{SERVICE}[[tenants]]\nid = \"a\"\nukg = 3\n"));
+        assert!(
+            e.starts_with("config/hrsync.toml:5:7: tenants[0].ukg: invalid type: integer `3`, expected a table"),
+            "{e}"
+        );
+        // An unterminated inline secret is a syntax error that does not echo the value.
+        parse_err(&format!("{SERVICE}[smtp]\npassword = \"{CANARY}\n"));
+    }
+
+    #[test]
+    fn missing_pieces_are_named() {
+        let e = parse_err("");
+        assert!(
+            e.contains("config/hrsync.toml: service: missing; add a [service] table"),
+            "{e}"
+        );
+        let e = parse_err("[service]\nlisten = \"127.0.0.1:1\"\n");
+        assert!(
+            e.contains("service.data_dir: missing; expected a directory path"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("[tenants.scim]", "[tenants.x]")
+                .replace("base_url = \"https://app", "y = \"https://app")
+        }));
+        assert!(e.contains("unknown key \"x\""), "{e}");
+        let e = parse_err(&format!(
+            "{SERVICE}[[tenants]]\nid = \"a\"\ntechnical_contact = \"a@b.example\"\n"
+        ));
+        assert!(e.contains("tenants[0].ukg: missing; add a [tenants.ukg] table"), "{e}");
+        let e = parse_err(&with_tenant(|t| t.replace("username = \"svc-hrsync\"\n", "")));
+        assert!(
+            e.contains("tenants[0].ukg.username: missing; expected the web service account's user name"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("technical_contact = \"it-alerts@acme.example\"\n", "")
+        }));
+        assert!(
+            e.contains("tenants[0].technical_contact: missing; expected an email address"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_without_echoing_them() {
+        let cases = [
+            ("password_env = \"ACME_UKG_PASSWORD\"", "password", "tenants[0].ukg.password: secrets are not accepted inline; set password_env = \"VAR\" (environment variable name) or password_file = \"/path\""),
+            ("api_key_env = \"ACME_UKG_API_KEY\"", "api_key", "tenants[0].ukg.api_key: secrets are not accepted inline; set api_key_env"),
+            ("token_env = \"ACME_SCIM_TOKEN\"", "token", "tenants[0].scim.token: secrets are not accepted inline; set token_env"),
+        ];
+        for (from, key, expected) in cases {
+            let e = parse_err(&with_tenant(|t| t.replace(from, &format!("{key} = \"{CANARY}\""))));
+            assert!(e.contains(expected), "{e}");
+        }
+        // Refused even next to a valid _env key, and whatever its type.
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "[tenants.ukg]",
+                &format!("[tenants.ukg]\nuser_api_key = {{ v = \"{CANARY}\" }}"),
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].ukg.user_api_key: secrets are not accepted inline"),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nusername = \"u\"\npassword = \"{CANARY}\"\n"
+        ));
+        assert!(
+            e.contains("smtp.password: secrets are not accepted inline; set password_env"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn secret_sources_env_and_file() {
+        // Not set, or empty.
+        let none = |_: &str| None;
+        let e = parse_err_with(&with_tenant(str::to_string), &none);
+        assert!(
+            e.contains("tenants[0].ukg.password_env: environment variable ACME_UKG_PASSWORD is not set (or empty)"),
+            "{e}"
+        );
+        let empty = |name: &str| {
+            if name == "ACME_SCIM_TOKEN" {
+                Some(String::new())
+            } else {
+                env(name)
+            }
+        };
+        let e = parse_err_with(&with_tenant(str::to_string), &empty);
+        assert!(
+            e.contains("tenants[0].scim.token_env: environment variable ACME_SCIM_TOKEN is not set (or empty)"),
+            "{e}"
+        );
+
+        // The secret itself pasted where a variable name goes: refused, not echoed.
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("\"ACME_SCIM_TOKEN\"", &format!("\"{CANARY}\""))
+        }));
+        assert!(
+            e.contains("tenants[0].scim.token_env: expected the name of an environment variable"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| t.replace("\"ACME_SCIM_TOKEN\"", "12345")));
+        assert!(
+            e.contains("tenants[0].scim.token_env: expected the name") && !e.contains("12345"),
+            "{e}"
+        );
+
+        // Both, or neither.
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "token_env = \"ACME_SCIM_TOKEN\"",
+                "token_env = \"T\"\ntoken_file = \"/run/t\"",
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].scim: both token_env and token_file are set; keep one"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("password_env = \"ACME_UKG_PASSWORD\"\n", "")
+        }));
+        assert!(
+            e.contains("tenants[0].ukg: missing password_env or password_file"),
+            "{e}"
+        );
+
+        // Files: relative to the config file, trailing newline trimmed; missing or empty refused.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), format!("{CANARY}\r\n")).unwrap();
+        std::fs::write(dir.path().join("empty"), "\n").unwrap();
+        let config = dir.path().join("hrsync.toml");
+        let text = with_tenant(|t| t.replace("token_env = \"ACME_SCIM_TOKEN\"", "token_file = \"token\""));
+        let s = parse(&text, &config, &env).unwrap();
+        assert_eq!(s.tenants[0].scim.token.expose_secret(), CANARY);
+        assert!(!format!("{s:?}").contains(CANARY), "Debug of Settings leaks the secret");
+
+        let missing = dir.path().join("nope");
+        let text = with_tenant(|t| {
+            t.replace(
+                "token_env = \"ACME_SCIM_TOKEN\"",
+                &format!("token_file = \"{}\"", missing.display()),
+            )
+        });
+        let e = parse(&text, &config, &env).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "tenants[0].scim.token_file: cannot read {}: No such file or directory",
+                missing.display()
+            )),
+            "{e}"
+        );
+        let text = with_tenant(|t| t.replace("token_env = \"ACME_SCIM_TOKEN\"", "token_file = \"empty\""));
+        let e = parse(&text, &config, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("tenants[0].scim.token_file:") && e.contains("empty is empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn debug_of_settings_never_shows_secrets() {
+        let canary_env = |_: &str| Some(CANARY.to_string());
+        let text = format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nusername = \"u\"\npassword_env = \"P\"\n{}",
+            TENANT.replace("[tenants.ukg]", "[tenants.ukg]\nuser_api_key_env = \"UK\"")
+        );
+        let s = parse(&text, Path::new(FILE), &canary_env).unwrap();
+        assert_eq!(s.tenants[0].ukg.password.expose_secret(), CANARY);
+        assert_eq!(
+            s.smtp.as_ref().unwrap().password.as_ref().unwrap().expose_secret(),
+            CANARY
+        );
+        let debug = format!("{s:?} {s:#?}");
+        assert!(!debug.contains(CANARY), "{debug}");
+        assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn smtp_rules() {
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\ntls = \"none\"\nfrom = \"a@example.com\"\n"
+        ));
+        assert_eq!(e, "config/hrsync.toml: smtp.tls: \"none\" is only allowed towards a loopback host (got smtp.example.com); use \"starttls\" or \"tls\"");
+        for host in ["127.0.0.1", "::1", "[::1]", "localhost"] {
+            parse_ok(&format!(
+                "{SERVICE}[smtp]\nhost = \"{host}\"\ntls = \"none\"\nport = 2525\nfrom = \"a@example.com\"\n"
+            ));
+        }
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\ntls = \"ssl\"\nfrom = \"a@example.com\"\n"
+        ));
+        assert!(
+            e.contains("smtp.tls: expected \"starttls\", \"tls\" or \"none\", got \"ssl\""),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com:587\"\nfrom = \"a@example.com\"\n"
+        ));
+        assert!(e.contains("smtp.host: expected a host name or IP address"), "{e}");
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"hrsync at example.com\"\n"
+        ));
+        assert!(
+            e.contains(
+                "smtp.from: expected an email address such as \"hrsync@example.com\", got \"hrsync at example.com\""
+            ),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nusername = \"u\"\n"
+        ));
+        assert!(
+            e.contains("smtp: username is set but no password_env or password_file"),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{SERVICE}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\npassword_env = \"P\"\n"
+        ));
+        assert!(e.contains("smtp: a password is set but no username"), "{e}");
+    }
+
+    #[test]
+    fn emails_must_look_like_emails() {
+        for bad in [
+            "it-alerts",
+            "it alerts@acme.example",
+            "it-alerts@acme",
+            "@acme.example",
+            "a@b@c.example",
+            "Ops <ops@acme.example>",
+            "a@acme..example",
+        ] {
+            let e = parse_err(&with_tenant(|t| t.replace("it-alerts@acme.example", bad)));
+            assert!(
+                e.contains("tenants[0].technical_contact: expected an email address such as"),
+                "{bad}: {e}"
+            );
+        }
+        for good in ["it-alerts@acme.example", "first.last+hr@mail.acme.co.uk"] {
+            assert!(looks_like_email(good), "{good}");
+        }
+    }
+
+    #[test]
+    fn durations_name_key_and_examples() {
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nschedule = \"daily\"")
+        }));
+        assert_eq!(
+            e,
+            "config/hrsync.toml: tenants[0].schedule: expected a duration such as \"24h\" or \"6h 30m\", got \"daily\""
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nschedule = 86400")
+        }));
+        assert!(
+            e.contains(
+                "tenants[0].schedule: expected a duration such as \"24h\" or \"6h 30m\" (a quoted string), got 86400"
+            ),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nschedule = \"5s\"")
+        }));
+        assert!(
+            e.contains("tenants[0].schedule: expected a duration from 10s to "),
+            "{e}"
+        );
+        let s = parse_ok(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nschedule = \"10s\"")
+        }));
+        assert_eq!(s.tenants[0].schedule, Duration::from_secs(10));
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "token_env = \"ACME_SCIM_TOKEN\"",
+                "token_env = \"ACME_SCIM_TOKEN\"\ntimeout = \"0s\"",
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].scim.timeout: expected a duration from 1s to 1h"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn service_values_are_checked() {
+        let e = parse_err("[service]\ndata_dir = \"/d\"\nlisten = \"localhost:8080\"\n");
+        assert!(
+            e.contains("service.listen: expected an IP address and port such as \"127.0.0.1:8080\""),
+            "{e}"
+        );
+        let e = parse_err("[service]\ndata_dir = \"/d\"\nlog_format = \"yaml\"\n");
+        assert!(
+            e.contains("service.log_format: expected \"text\" or \"json\", got \"yaml\""),
+            "{e}"
+        );
+        let e = parse_err("[service]\ndata_dir = \"~/hrsync\"\n");
+        assert!(e.contains("service.data_dir: '~' is not expanded"), "{e}");
+        let e = parse_err("[service]\ndata_dir = 3\n");
+        assert!(
+            e.contains("service.data_dir: expected a directory path such as \"/var/lib/hrsync\", got 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn urls_are_checked_and_named() {
+        let cases = [
+            ("ftp://service4.ultipro.com", "tenants[0].ukg.base_url: expected an https:// URL such as \"https://service4.ultipro.com\", got \"ftp://service4.ultipro.com\""),
+            ("service4.ultipro.com", "tenants[0].ukg.base_url: expected an https:// URL"),
+            ("https://", "tenants[0].ukg.base_url: expected an https:// URL"),
+            ("", "tenants[0].ukg.base_url: expected an https:// URL such as \"https://service4.ultipro.com\", got an empty string"),
+        ];
+        for (url, expected) in cases {
+            let e = parse_err(&with_tenant(|t| t.replace("https://service4.ultipro.com", url)));
+            assert!(e.contains(expected), "{url}: {e}");
+        }
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "https://service4.ultipro.com",
+                &format!("https://svc:{CANARY}@service4.ultipro.com"),
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].ukg.base_url: a user name or password in the URL is not accepted"),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace(
+                "https://app.example.com/scim/v2",
+                &format!("https://app.example.com/scim/v2?token={CANARY}"),
+            )
+        }));
+        assert!(
+            e.contains("tenants[0].scim.base_url: a query string or fragment is not accepted"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ukg_url_is_reduced_to_https_host() {
+        let (url, notices) = normalize_ukg_url("http://servicet.ultipro.com/services/EmployeePerson").unwrap();
+        assert_eq!(url, "https://servicet.ultipro.com");
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(
+            notices[0].contains("upgraded http://servicet.ultipro.com to https://servicet.ultipro.com"),
+            "{notices:?}"
+        );
+        assert!(
+            notices[1].contains("dropped path /services/EmployeePerson"),
+            "{notices:?}"
+        );
+
+        assert_eq!(
+            normalize_ukg_url("https://service4.ultipro.com").unwrap(),
+            ("https://service4.ultipro.com".to_string(), vec![])
+        );
+        assert_eq!(
+            normalize_ukg_url(" https://Service4.UltiPro.com/ ").unwrap().0,
+            "https://service4.ultipro.com"
+        );
+        assert_eq!(
+            normalize_ukg_url("https://service4.ultipro.com:8443/x").unwrap().0,
+            "https://service4.ultipro.com:8443"
+        );
+        assert_eq!(
+            normalize_ukg_url("https://service4.ultipro.com/?a=1").unwrap().1.len(),
+            1
+        );
+        // Loopback keeps http (simulators, tests).
+        for raw in [
+            "http://127.0.0.1:3000",
+            "http://localhost:3000/",
+            "http://[::1]:3000",
+            "http://127.1.2.3",
+        ] {
+            let (url, notices) = normalize_ukg_url(raw).unwrap();
+            assert!(url.starts_with("http://"), "{raw} -> {url}");
+            assert!(notices.is_empty(), "{raw}: {notices:?}");
+        }
+        assert_eq!(
+            normalize_ukg_url("http://127.0.0.1:3000/").unwrap().0,
+            "http://127.0.0.1:3000"
+        );
+    }
+
+    #[test]
+    fn scim_url_keeps_its_path() {
+        assert_eq!(
+            normalize_scim_url("https://app.example.com/scim/v2/").unwrap(),
+            ("https://app.example.com/scim/v2".to_string(), vec![])
+        );
+        let (url, notices) = normalize_scim_url("http://app.example.com/scim/v2").unwrap();
+        assert_eq!(url, "https://app.example.com/scim/v2");
+        assert_eq!(notices, vec!["upgraded http://app.example.com to https://app.example.com: plain http is only used towards loopback hosts"]);
+        let (url, notices) = normalize_scim_url("http://127.0.0.1:9000/acme/v2/").unwrap();
+        assert_eq!((url.as_str(), notices.len()), ("http://127.0.0.1:9000/acme/v2", 0));
+        let (url, notices) = normalize_scim_url("https://app.example.com/scim/v2/Users").unwrap();
+        assert_eq!(url, "https://app.example.com/scim/v2");
+        assert!(notices[0].contains("dropped /Users"), "{notices:?}");
+        assert_eq!(
+            normalize_scim_url("https://app.example.com").unwrap().0,
+            "https://app.example.com"
+        );
+    }
+
+    #[test]
+    fn url_notices_reach_settings_with_file_and_key() {
+        let s = parse_ok(&with_tenant(|t| {
+            t.replace("https://service4.ultipro.com", "http://servicet.ultipro.com/services/x")
+        }));
+        assert_eq!(s.tenants[0].ukg.base_url, "https://servicet.ultipro.com");
+        assert_eq!(s.notices.len(), 2, "{:?}", s.notices);
+        assert!(
+            s.notices[0].starts_with(
+                "config/hrsync.toml: tenants[0].ukg.base_url: upgraded http://servicet.ultipro.com to https://"
+            ),
+            "{:?}",
+            s.notices
+        );
+        assert!(
+            s.notices[1].starts_with("config/hrsync.toml: tenants[0].ukg.base_url: dropped path /services/x"),
+            "{:?}",
+            s.notices
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "127.0.0.1",
+            "127.255.0.9",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "example.com",
+            "10.0.0.1",
+            "0.0.0.0",
+            "::",
+            "localhost.example.com",
+            "128.0.0.1",
+            "[::2]",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn load_reports_an_unreadable_file() {
+        let missing = Path::new("/nonexistent/hrsync.toml");
+        let e = load(missing).unwrap_err().to_string();
+        assert!(
+            e.starts_with("cannot read config file /nonexistent/hrsync.toml: No such file or directory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn load_reads_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hrsync.toml");
+        std::fs::write(&path, "[service]\ndata_dir = \"data\"\n").unwrap();
+        let s = load(&path).unwrap();
+        assert_eq!(s.service.data_dir, dir.path().join("data"));
+        assert_eq!(s.path, path);
+    }
+
+    /// Every config file shipped in `config/` parses (any variable it names is "set").
+    #[test]
+    fn shipped_config_files_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                if let Err(e) = parse(&text, &path, &env) {
+                    panic!("{e}");
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 1, "no *.toml in {}", dir.display());
+        let example = parse(
+            &std::fs::read_to_string(dir.join("hrsync.example.toml")).unwrap(),
+            &dir.join("hrsync.example.toml"),
+            &env,
+        )
+        .unwrap();
+        let ids: Vec<&str> = example.tenants.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["acme", "globex"]);
+        assert!(example.smtp.is_some());
+        assert!(
+            example.notices.is_empty(),
+            "the example should need no notice: {:?}",
+            example.notices
+        );
+    }
+}

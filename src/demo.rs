@@ -1,0 +1,174 @@
+//! `hrsync demo`: a real sync with no account and no network. Starts the UKG Pro simulator
+//! (sample roster with a manager hierarchy) and a small SCIM app on loopback, syncs, makes a
+//! hire, a manager change and a termination in "UKG", syncs again, then once more with no
+//! change, and prints what happened at each step.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use hrsync_actors::model::RunSummary;
+use hrsync_actors::spec::{ScimSpec, TenantSpec, UkgSpec};
+use hrsync_actors::store::Store;
+use hrsync_actors::upstream::RetryPolicy;
+use hrsync_sim::{sample_roster, ScimSim, UkgSim, UkgSimConfig};
+use serde_json::Value;
+
+use crate::service::{print_summary, sync_once};
+
+/// Runs the demo with `employees` sample employees.
+pub async fn run(employees: usize) -> anyhow::Result<()> {
+    let (user, password, api_key, token) = ("svc-demo", "demo-password", "DEMO1", "demo-token");
+    let data = sample_roster(employees.max(10), 7, "demo.example");
+    let ukg = UkgSim::start(UkgSimConfig::new(user, password, api_key, data))
+        .await
+        .context("cannot start the UKG simulator")?;
+    let app = ScimSim::start(token).await.context("cannot start the SCIM app")?;
+    println!("hrsync demo");
+    println!(
+        "  UKG Pro simulator: {} ({} employees)",
+        ukg.base_url(),
+        ukg.employees().len()
+    );
+    println!("  SCIM app:          {}", app.base_url());
+    let tenant = TenantSpec {
+        id: "demo".into(),
+        schedule: Duration::from_secs(24 * 3600),
+        technical_contact: "it-alerts@demo.example".into(),
+        ukg: UkgSpec {
+            base_url: ukg.base_url(),
+            username: user.into(),
+            password: password.into(),
+            api_key: api_key.into(),
+            user_api_key: None,
+            page_size: 50,
+            requests_per_second: 50,
+            burst: None,
+            department_org_level: 1,
+            timeout: Duration::from_secs(30),
+        },
+        scim: ScimSpec {
+            base_url: app.base_url(),
+            token: token.into(),
+            requests_per_second: 200,
+            burst: None,
+            concurrency: 4,
+            timeout: Duration::from_secs(30),
+        },
+    };
+    let store = Store::temporary().context("cannot create a temporary state database")?;
+    let sync = || sync_once(store.clone(), tenant.clone(), None, RetryPolicy::default());
+
+    println!("\n1. First sync: the app is empty, everyone in UKG is created (terminated people are not).");
+    let first = sync().await?;
+    report(&first, &app);
+
+    println!("\n2. Changes in UKG:");
+    let people = ukg.employees();
+    let active: Vec<_> = people.iter().filter(|e| e.status != "T").collect();
+    let managers: Vec<&str> = active.iter().filter_map(|e| e.supervisor_id.as_deref()).collect();
+    let manager = active
+        .iter()
+        .find(|e| managers.contains(&e.employee_id.as_str()))
+        .context("the sample roster has no manager")?;
+    let mut hire = (*manager).clone();
+    hire.employee_id = "DEMO0HIRE1".into();
+    hire.employee_number = "000099999".into();
+    hire.person_id = "demo-person-hire-1".into();
+    hire.first_name = "Ada".into();
+    hire.preferred_name = None;
+    hire.last_name = "Lovelace".into();
+    hire.email = Some("ada.lovelace@demo.example".into());
+    hire.job_title = Some("Analyst".into());
+    hire.supervisor_id = Some(manager.employee_id.clone());
+    hire.supervisor_company_id = Some(manager.company_id.clone());
+    ukg.hire(hire);
+    println!(
+        "   - hired Ada Lovelace (DEMO0HIRE1), reporting to {} {}",
+        manager.first_name, manager.last_name
+    );
+    let mover = active
+        .iter()
+        .find(|e| {
+            e.supervisor_id.is_some()
+                && e.supervisor_id.as_deref() != Some(manager.employee_id.as_str())
+                && e.employee_id != manager.employee_id
+        })
+        .context("the sample roster has nobody to move")?;
+    ukg.update(&mover.employee_id, |e| {
+        e.supervisor_id = Some(manager.employee_id.clone())
+    });
+    println!(
+        "   - {} {} ({}) now reports to {} {}",
+        mover.first_name, mover.last_name, mover.employee_id, manager.first_name, manager.last_name
+    );
+    let leaver = active
+        .iter()
+        .find(|e| !managers.contains(&e.employee_id.as_str()) && e.employee_id != mover.employee_id)
+        .context("the sample roster has nobody to terminate")?;
+    ukg.terminate(&leaver.employee_id, Utc::now().date_naive());
+    println!(
+        "   - terminated {} {} ({})",
+        leaver.first_name, leaver.last_name, leaver.employee_id
+    );
+
+    println!("\n3. Second sync: only the three changes are written.");
+    let second = sync().await?;
+    report(&second, &app);
+    let users = app.users();
+    let by_ext = |id: &str| users.iter().find(|u| u["externalId"] == id).cloned();
+    let manager_name = |u: &Value| {
+        let id = u[hrsync_actors::scim::ENTERPRISE_SCHEMA]["manager"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        users
+            .iter()
+            .find(|m| m["id"] == id.as_str())
+            .map_or("(none)".to_string(), |m| {
+                m["displayName"].as_str().unwrap_or_default().to_string()
+            })
+    };
+    if let Some(u) = by_ext("DEMO0HIRE1") {
+        println!(
+            "   app: {} active={} manager={}",
+            u["userName"].as_str().unwrap_or_default(),
+            u["active"],
+            manager_name(&u)
+        );
+    }
+    if let Some(u) = by_ext(&mover.employee_id) {
+        println!(
+            "   app: {} manager={}",
+            u["userName"].as_str().unwrap_or_default(),
+            manager_name(&u)
+        );
+    }
+    if let Some(u) = by_ext(&leaver.employee_id) {
+        println!(
+            "   app: {} active={}",
+            u["userName"].as_str().unwrap_or_default(),
+            u["active"]
+        );
+    }
+
+    println!("\n4. Third sync: nothing changed in UKG, nothing is written.");
+    let writes_before = app.write_count();
+    let third = sync().await?;
+    report(&third, &app);
+    println!("   SCIM writes during this sync: {}", app.write_count() - writes_before);
+
+    ukg.shutdown().await;
+    app.shutdown().await;
+    println!(
+        "\nDone. Point hrsync at your own tenant with `hrsync run --config FILE` (see config/hrsync.example.toml)."
+    );
+    Ok(())
+}
+
+fn report(s: &RunSummary, app: &ScimSim) {
+    print_summary(s);
+    let users = app.users();
+    let active = users.iter().filter(|u| u["active"] == true).count();
+    println!("   the app holds {} users ({} active)", users.len(), active);
+}

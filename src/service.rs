@@ -1,0 +1,138 @@
+//! Wiring: opens the store, spawns the root supervisor, serves HTTP, and stops cleanly.
+//!
+//! `run_service` is `hrsync run`; `sync_once` is `hrsync sync` (and the core of `hrsync
+//! demo`): the same actors, one run, in the foreground.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use hrsync_actors::model::RunSummary;
+use hrsync_actors::root::{RootArgs, RootMsg, Supervisor};
+use hrsync_actors::spec::{SmtpSpec, TenantSpec};
+use hrsync_actors::status::StatusBoard;
+use hrsync_actors::store::Store;
+use hrsync_actors::upstream::RetryPolicy;
+use ractor::Actor;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+/// How long a clean stop may take before the process gives up waiting.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens the process's state database, explaining the usual cause of failure.
+pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data_dir {}", dir.display()))?;
+    Store::open(dir).with_context(|| {
+        format!(
+            "cannot open the state database in {} (is another hrsync process using this data_dir?)",
+            dir.display()
+        )
+    })
+}
+
+/// `hrsync run`: every tenant on its schedule, the HTTP face on `listener`, until `shutdown`.
+pub async fn run_service(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(&settings.service.data_dir)?;
+    let status = StatusBoard::default();
+    let (root, root_handle) = Actor::spawn(
+        Some("hrsync/root".to_string()),
+        Supervisor,
+        RootArgs {
+            tenants: settings.tenants.clone(),
+            store: store.clone(),
+            status: status.clone(),
+            smtp: settings.smtp.clone(),
+            autostart: true,
+            retry: RetryPolicy::default(),
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("cannot start the supervisor: {e}"))?;
+    let addr = listener.local_addr().ok();
+    tracing::info!(listen = ?addr, tenants = settings.tenants.len(), "hrsync running");
+    axum::serve(listener, crate::http::app(status))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("http server failed")?;
+    // Each actor finishes the message in hand (a writer its page commit) before stopping.
+    if root
+        .stop_and_wait(Some("shutdown".into()), Some(STOP_TIMEOUT))
+        .await
+        .is_err()
+    {
+        tracing::warn!("actors did not stop within {STOP_TIMEOUT:?}; exiting anyway");
+        root.kill();
+    }
+    drop(root_handle);
+    store.flush().await.context("cannot flush the state database")?;
+    tracing::info!("hrsync stopped");
+    Ok(())
+}
+
+/// One run of one tenant now, through the same supervised actors; returns its summary.
+pub async fn sync_once(
+    store: Store,
+    tenant: TenantSpec,
+    smtp: Option<SmtpSpec>,
+    retry: RetryPolicy,
+) -> anyhow::Result<RunSummary> {
+    let id = tenant.id.clone();
+    let (root, _) = Actor::spawn(
+        None,
+        Supervisor,
+        RootArgs {
+            tenants: vec![tenant],
+            store: store.clone(),
+            status: StatusBoard::default(),
+            smtp,
+            autostart: false,
+            retry,
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("cannot start the supervisor: {e}"))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    root.cast(RootMsg::RunNow {
+        tenant: id.clone(),
+        reply: tx.into(),
+    })
+    .map_err(|_| anyhow!("the supervisor stopped before the run started"))?;
+    let summary = rx
+        .await
+        .map_err(|_| anyhow!("tenant {id} stopped before its run finished"));
+    // The notifier may still be sending the report: let it finish.
+    if root.drain_and_wait(Some(STOP_TIMEOUT)).await.is_err() {
+        root.stop(None);
+    }
+    store.flush().await.context("cannot flush the state database")?;
+    summary
+}
+
+/// Prints a run summary for a person.
+pub fn print_summary(s: &RunSummary) {
+    let c = &s.counts;
+    println!(
+        "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}",
+        s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed
+    );
+    println!(
+        "  {} UKG requests, {} SCIM requests, {} roster page(s)",
+        s.ukg_requests, s.scim_requests, s.pages
+    );
+    for f in &s.failures {
+        println!("  failed {}: {}", f.employee_id, f.reason);
+    }
+    if s.failures.len() < c.failed as usize {
+        println!("  … and {} more", c.failed as usize - s.failures.len());
+    }
+    if let Some(e) = &s.error {
+        println!("  run failed: {e}");
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `hrsync` binary against the UKG simulator and the real
+//! `scim2-server` (installed by scripts/test.sh). One test binary, several modules.
+
+mod harness;
+
+mod config_errors;
+mod secrets;
+mod service;
+mod sync_flow;
