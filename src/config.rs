@@ -302,6 +302,7 @@ struct RawTenant {
     id: Option<Value>,
     schedule: Option<Value>,
     technical_contact: Option<Value>,
+    quarantine_after: Option<Value>,
     ukg: Option<RawUkg>,
     scim: Option<RawScim>,
 }
@@ -346,6 +347,7 @@ const INLINE_SECRET_KEYS: [&str; 4] = ["password", "api_key", "user_api_key", "t
 
 // Defaults (documented in config/hrsync.example.toml; keep the two in step).
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_QUARANTINE_AFTER: i64 = 3;
 const DEFAULT_SCHEDULE: Duration = Duration::from_secs(24 * 3600);
 const MIN_SCHEDULE: Duration = Duration::from_secs(10);
 const MAX_SCHEDULE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -519,6 +521,9 @@ impl Ctx<'_> {
             &format!("{t}.technical_contact"),
             "it-alerts@acme.example",
         )?;
+        let quarantine_after = self
+            .int(raw.quarantine_after.as_ref(), &format!("{t}.quarantine_after"), 1, 100)?
+            .unwrap_or(DEFAULT_QUARANTINE_AFTER) as u32;
         let Some(ukg) = &raw.ukg else {
             return Err(self.err(
                 format!("{t}.ukg"),
@@ -537,6 +542,7 @@ impl Ctx<'_> {
             id: id.to_string(),
             schedule,
             technical_contact,
+            quarantine_after,
             ukg,
             scim,
         })

@@ -35,6 +35,7 @@ pub async fn run(employees: usize) -> anyhow::Result<()> {
         id: "demo".into(),
         schedule: Duration::from_secs(24 * 3600),
         technical_contact: "it-alerts@demo.example".into(),
+        quarantine_after: 3,
         ukg: UkgSpec {
             base_url: ukg.base_url(),
             username: user.into(),

@@ -51,6 +51,7 @@ pub async fn run_service(
             smtp: settings.smtp.clone(),
             autostart: true,
             retry: RetryPolicy::default(),
+            faults: None,
         },
     )
     .await
@@ -94,6 +95,7 @@ pub async fn sync_once(
             smtp,
             autostart: false,
             retry,
+            faults: None,
         },
     )
     .await

@@ -14,6 +14,7 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
+use crate::error::UkgError;
 use crate::mapper::MapperMsg;
 use crate::model::{Page, RecordFailure, RunCtx};
 use crate::tenant::TenantMsg;
@@ -95,7 +96,7 @@ impl Actor for Fetcher {
                         });
                         myself.cast(FetcherMsg::FetchNext)?;
                     }
-                    Err(e) => fail(state, run, e.to_string())?,
+                    Err(e) => fail(state, run, &e)?,
                 }
             }
             FetcherMsg::FetchNext => fetch_next(&myself, state).await?,
@@ -115,7 +116,7 @@ impl Actor for Fetcher {
     }
 }
 
-async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), crate::error::UkgError> {
+async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
     let org_levels: Vec<OrgLevelRow> = client.lookup(ukg::ORG_LEVELS).await?;
     let jobs: Vec<JobRow> = client.lookup(ukg::JOBS).await?;
     let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;
@@ -134,7 +135,7 @@ async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> 
         Ok(rows) => rows,
         Err(e) => {
             let ctx = run.ctx.clone();
-            return fail(state, ctx, e.to_string());
+            return fail(state, ctx, &e);
         }
     };
     let last = rows.len() < state.args.client.page_size() as usize;
@@ -169,9 +170,14 @@ async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> 
 }
 
 /// Reports a run that cannot complete and forgets it.
-fn fail(state: &mut FetcherState, run: RunCtx, error: String) -> Result<(), ActorProcessingErr> {
+fn fail(state: &mut FetcherState, run: RunCtx, error: &UkgError) -> Result<(), ActorProcessingErr> {
     warn!(tenant = %run.tenant, run = run.run_id, %error, "run cannot read UKG");
     state.run = None;
-    state.args.tenant.cast(TenantMsg::RunFailed { run, error })?;
+    let auth = matches!(error, UkgError::Unauthorized { .. } | UkgError::Forbidden { .. });
+    state.args.tenant.cast(TenantMsg::RunFailed {
+        run,
+        error: error.to_string(),
+        auth,
+    })?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! config file into [`spec`] values and wires the HTTP face.
 
 pub mod error;
+pub mod faults;
 pub mod mapping;
 pub mod model;
 pub mod scim;
@@ -18,6 +19,7 @@ pub mod fetcher;
 pub mod mailer;
 pub mod mapper;
 pub mod notifier;
+pub mod quarantine;
 pub mod report;
 pub mod restart;
 pub mod root;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::debug;
 
+use crate::faults::{self, FaultHook, PanicPoint};
 use crate::mapping::{content_hash, map_employee};
 use crate::model::{Action, Page, PagePlan, PlanItem, RecordFailure};
 use crate::store::ProgressStore;
@@ -27,6 +28,8 @@ pub struct Mapper;
 pub struct MapperArgs {
     pub store: Arc<dyn ProgressStore>,
     pub writer: ActorRef<WriterMsg>,
+    /// Test-only panic points.
+    pub faults: Option<Arc<FaultHook>>,
 }
 
 impl Actor for Mapper {
@@ -49,6 +52,12 @@ impl Actor for Mapper {
         state: &mut MapperArgs,
     ) -> Result<(), ActorProcessingErr> {
         let MapperMsg::Page(page) = msg;
+        for e in &page.employees {
+            faults::check(&state.faults, || PanicPoint::Map {
+                tenant: page.run.tenant.clone(),
+                employee_id: e.employee_id.clone(),
+            });
+        }
         let plan = plan_page(page, state.store.as_ref())?;
         debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, changes = plan.items.len(), unchanged = plan.unchanged, failures = plan.failures.len(), "page planned");
         state.writer.cast(WriterMsg::Apply(plan))?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tracing::{error, warn};
 
+use crate::faults::FaultHook;
 use crate::mailer::Mailer;
 use crate::model::RunSummary;
 use crate::restart::Backoff;
@@ -42,6 +43,8 @@ pub struct RootArgs {
     /// Tenants run at start, then on their schedules (`hrsync run`); otherwise only on demand.
     pub autostart: bool,
     pub retry: RetryPolicy,
+    /// Test-only panic points (None in the service).
+    pub faults: Option<Arc<FaultHook>>,
 }
 
 struct TenantEntry {
@@ -58,6 +61,7 @@ pub struct RootState {
     mailer: Option<Arc<Mailer>>,
     autostart: bool,
     retry: RetryPolicy,
+    faults: Option<Arc<FaultHook>>,
 }
 
 impl Actor for Supervisor {
@@ -97,6 +101,7 @@ impl Actor for Supervisor {
             mailer,
             autostart: args.autostart,
             retry: args.retry,
+            faults: args.faults,
         };
         let ids: Vec<String> = state.tenants.keys().cloned().collect();
         for id in ids {
@@ -178,6 +183,7 @@ async fn spawn_tenant(myself: &ActorRef<RootMsg>, state: &mut RootState, id: &st
         mailer: state.mailer.clone(),
         autostart: state.autostart,
         retry: state.retry.clone(),
+        faults: state.faults.clone(),
     };
     match Actor::spawn_linked(Some(format!("{id}/tenant")), TenantSupervisor, args, myself.get_cell()).await {
         Ok((actor, _)) => entry.actor = Some(actor),

@@ -18,6 +18,9 @@ pub struct TenantSpec {
     pub schedule: Duration,
     /// Who is emailed when a run needs a person.
     pub technical_contact: String,
+    /// Failed runs in a row after which the tenant is quarantined (its runs back off
+    /// 6 h → 12 h → 24 h until one succeeds). Credential failures quarantine at once.
+    pub quarantine_after: u32,
     /// Where the roster is read from.
     pub ukg: UkgSpec,
     /// Where users are written to.

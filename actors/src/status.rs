@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::{Outcome, RunSummary};
+use crate::quarantine::Quarantine;
 
 /// Where a tenant stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,6 +24,8 @@ pub enum TenantState {
     Degraded,
     /// The last run could not complete.
     Failed,
+    /// Failing repeatedly (or credentials refused): runs back off until one succeeds.
+    Quarantined,
 }
 
 /// The status of one tenant.
@@ -37,6 +40,10 @@ pub struct TenantStatus {
     pub restarts: u64,
     /// Whether the tenant's actors are up.
     pub up: bool,
+    /// Failed runs in a row.
+    pub consecutive_failures: u32,
+    /// Set while the tenant is quarantined.
+    pub quarantine: Option<Quarantine>,
 }
 
 impl Default for TenantStatus {
@@ -48,6 +55,8 @@ impl Default for TenantStatus {
             next_run_at: None,
             restarts: 0,
             up: false,
+            consecutive_failures: 0,
+            quarantine: None,
         }
     }
 }

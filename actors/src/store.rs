@@ -1,9 +1,10 @@
 //! Durable progress, in sled: per tenant, what was applied to the app for each employee,
 //! the cursor of the current run, and the summaries of past runs.
 //!
-//! One `sled::Db` per process ([`Store`]); per tenant three trees: `{tenant}/employees`
-//! (employee id → [`EmployeeState`]), `{tenant}/meta` (cursor, generation) and
-//! `{tenant}/runs` (run id → [`RunSummary`]). Values are JSON. The actors see a
+//! One `sled::Db` per process ([`Store`]); per tenant four trees: `{tenant}/employees`
+//! (employee id → [`EmployeeState`]), `{tenant}/meta` (cursor, generation),
+//! `{tenant}/runs` (run id → [`RunSummary`]) and `{tenant}/links` (employee id → manager's
+//! employee id, for manager links waiting for the manager to exist in the app). Values are JSON. The actors see a
 //! [`ProgressStore`] trait object, so another backend (e.g. PostgreSQL with leases) can
 //! replace sled when tenants outgrow one machine.
 //!
@@ -57,6 +58,13 @@ pub trait ProgressStore: Send + Sync {
     fn employee(&self, employee_id: &str) -> Result<Option<EmployeeState>, StoreError>;
     /// Records what the app confirmed for one employee.
     fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError>;
+    /// Remembers that `employee_id` must be linked to `manager_id` once the manager is in
+    /// the app (the second pass at the end of the run; kept across crashes).
+    fn add_pending_link(&self, employee_id: &str, manager_id: &str) -> Result<(), StoreError>;
+    /// Pending manager links: (employee id, manager's employee id).
+    fn pending_links(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Forgets a pending link (linked, or given up for this run).
+    fn remove_pending_link(&self, employee_id: &str) -> Result<(), StoreError>;
     /// Number of employees with applied state.
     fn employee_count(&self) -> usize;
     /// The cursor, if any run ever started.
@@ -110,6 +118,7 @@ impl Store {
             employees: self.db.open_tree(format!("{tenant}/employees"))?,
             meta: self.db.open_tree(format!("{tenant}/meta"))?,
             runs: self.db.open_tree(format!("{tenant}/runs"))?,
+            links: self.db.open_tree(format!("{tenant}/links"))?,
         }))
     }
 
@@ -125,6 +134,7 @@ struct SledTenant {
     employees: sled::Tree,
     meta: sled::Tree,
     runs: sled::Tree,
+    links: sled::Tree,
 }
 
 const CURSOR: &[u8] = b"cursor";
@@ -152,6 +162,29 @@ impl ProgressStore for SledTenant {
 
     fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError> {
         self.employees.insert(employee_id.as_bytes(), encode(state))?;
+        Ok(())
+    }
+
+    fn add_pending_link(&self, employee_id: &str, manager_id: &str) -> Result<(), StoreError> {
+        self.links.insert(employee_id.as_bytes(), manager_id.as_bytes())?;
+        Ok(())
+    }
+
+    fn pending_links(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.links
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    fn remove_pending_link(&self, employee_id: &str) -> Result<(), StoreError> {
+        self.links.remove(employee_id.as_bytes())?;
         Ok(())
     }
 

@@ -18,11 +18,13 @@ use chrono::Utc;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tracing::{error, info, warn};
 
+use crate::faults::FaultHook;
 use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
 use crate::mailer::Mailer;
 use crate::mapper::{Mapper, MapperArgs, MapperMsg};
 use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary};
 use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
+use crate::quarantine::{Health, Transition};
 use crate::restart::Backoff;
 use crate::scim::ScimClient;
 use crate::spec::TenantSpec;
@@ -49,7 +51,8 @@ pub enum TenantMsg {
         pages: u32,
     },
     /// From the fetcher or the writer: the run cannot complete.
-    RunFailed { run: RunCtx, error: String },
+    /// `auth` when credentials were refused (the tenant is quarantined at once).
+    RunFailed { run: RunCtx, error: String, auth: bool },
     /// Respawn the pipeline (sent to itself after a backoff).
     Respawn,
 }
@@ -99,6 +102,8 @@ pub struct TenantArgs {
     pub autostart: bool,
     /// Retry policy of the API clients.
     pub retry: RetryPolicy,
+    /// Test-only panic points (None in the service).
+    pub faults: Option<Arc<FaultHook>>,
 }
 
 /// The running pipeline of one generation.
@@ -141,6 +146,7 @@ pub struct TenantSupervisorState {
     run_requested: bool,
     waiters: Vec<RpcReplyPort<RunSummary>>,
     backoff: Backoff,
+    health: Health,
     restarts: u64,
     next_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
 }
@@ -163,6 +169,7 @@ impl Actor for TenantSupervisor {
             run_requested: false,
             waiters: Vec::new(),
             backoff: Backoff::default(),
+            health: Health::default(),
             restarts: 0,
             next_tick: None,
         };
@@ -204,27 +211,22 @@ impl Actor for TenantSupervisor {
                 if !is_current(state, &run) {
                     return Ok(());
                 }
-                let outcome = if failures.is_empty() {
-                    Outcome::Ok
-                } else {
-                    Outcome::CompletedWithFailures
-                };
-                finish_run(&myself, state, outcome, counts, failures, None, pages).await?;
-            }
-            TenantMsg::RunFailed { run, error } => {
-                if !is_current(state, &run) {
-                    return Ok(());
-                }
                 finish_run(
                     &myself,
                     state,
-                    Outcome::Failed,
-                    Counts::default(),
-                    Vec::new(),
-                    Some(error),
-                    0,
+                    Ending::Completed {
+                        counts,
+                        failures,
+                        pages,
+                    },
                 )
                 .await?;
+            }
+            TenantMsg::RunFailed { run, error, auth } => {
+                if !is_current(state, &run) {
+                    return Ok(());
+                }
+                finish_run(&myself, state, Ending::Failed { error, auth }).await?;
             }
             TenantMsg::Respawn => {
                 if state.pipeline.is_some() {
@@ -289,16 +291,7 @@ impl Actor for TenantSupervisor {
                     "the sync crashed {} times in this run (last: {actor}: {reason})",
                     run.crashes
                 );
-                finish_run(
-                    &myself,
-                    state,
-                    Outcome::Failed,
-                    Counts::default(),
-                    Vec::new(),
-                    Some(error),
-                    0,
-                )
-                .await?;
+                finish_run(&myself, state, Ending::Failed { error, auth: false }).await?;
             }
         }
         schedule_respawn(&myself, state);
@@ -360,6 +353,7 @@ async fn spawn_pipeline(
             scim,
             tenant: myself.clone(),
             concurrency: args.spec.scim.concurrency,
+            faults: args.faults.clone(),
         },
         sup.clone(),
     )
@@ -370,6 +364,7 @@ async fn spawn_pipeline(
         MapperArgs {
             store: args.store.clone(),
             writer: writer.clone(),
+            faults: args.faults.clone(),
         },
         sup.clone(),
     )
@@ -468,20 +463,57 @@ fn start_run(state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr
     Ok(())
 }
 
-/// Closes the run: summary stored, status updated, contact notified, waiters answered,
-/// next run scheduled.
+/// How a run ended.
+enum Ending {
+    /// Every page applied; `failures` are the records set aside.
+    Completed {
+        counts: Counts,
+        failures: Vec<RecordFailure>,
+        pages: u32,
+    },
+    /// The run could not complete.
+    Failed { error: String, auth: bool },
+}
+
+/// Closes the run: summary stored, health and status updated, contact notified, waiters
+/// answered, next run scheduled (later when quarantined).
 async fn finish_run(
     myself: &ActorRef<TenantMsg>,
     state: &mut TenantSupervisorState,
-    outcome: Outcome,
-    counts: Counts,
-    failures: Vec<RecordFailure>,
-    error: Option<String>,
-    pages: u32,
+    ending: Ending,
 ) -> Result<(), ActorProcessingErr> {
     let Some(run) = state.run.take() else {
         return Ok(());
     };
+    let tenant = run.ctx.tenant.clone();
+    let (outcome, counts, failures, error, pages, transition) = match ending {
+        Ending::Completed {
+            counts,
+            failures,
+            pages,
+        } => {
+            let outcome = if failures.is_empty() {
+                Outcome::Ok
+            } else {
+                Outcome::CompletedWithFailures
+            };
+            (outcome, counts, failures, None, pages, state.health.succeeded())
+        }
+        Ending::Failed { error, auth } => {
+            let t = state
+                .health
+                .failed(&error, auth, state.args.spec.quarantine_after, Utc::now());
+            (Outcome::Failed, Counts::default(), Vec::new(), Some(error), 0, t)
+        }
+    };
+    let failures_in_a_row = state.health.consecutive_failures;
+    match transition {
+        Transition::Entered => {
+            warn!(tenant = %tenant, failures_in_a_row, "tenant quarantined: runs back off 6h, 12h, 24h until one succeeds")
+        }
+        Transition::Left => info!(tenant = %tenant, "tenant recovered; quarantine lifted"),
+        Transition::Stayed | Transition::None => {}
+    }
     let res = &state.args.resources;
     let summary = RunSummary {
         tenant: run.ctx.tenant.clone(),
@@ -508,10 +540,16 @@ async fn finish_run(
     if summary.outcome != Outcome::Failed {
         state.backoff.reset();
     }
-    let schedule = state.args.spec.schedule;
+    let delay = state.health.next_delay(state.args.spec.schedule);
     state.args.status.finished(&summary);
+    let health = state.health.clone();
     state.args.status.update(&summary.tenant, |s| {
-        s.next_run_at = chrono::Duration::from_std(schedule).ok().map(|d| Utc::now() + d);
+        s.next_run_at = chrono::Duration::from_std(delay).ok().map(|d| Utc::now() + d);
+        if health.quarantine.is_some() {
+            s.state = TenantState::Quarantined;
+        }
+        s.consecutive_failures = health.consecutive_failures;
+        s.quarantine = health.quarantine;
     });
     if let Some(n) = &state.notifier {
         let _ = n.cast(NotifierMsg::RunEnded(Box::new(summary.clone())));
@@ -519,6 +557,6 @@ async fn finish_run(
     for waiter in state.waiters.drain(..) {
         let _ = waiter.send(summary.clone());
     }
-    state.next_tick = Some(myself.send_after(schedule, || TenantMsg::Tick));
+    state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
     Ok(())
 }

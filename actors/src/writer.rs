@@ -19,6 +19,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
 use crate::error::{ScimError, StoreError};
+use crate::faults::{self, FaultHook, PanicPoint};
 use crate::fetcher::FetcherMsg;
 use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure};
 use crate::scim::ScimClient;
@@ -41,6 +42,8 @@ pub struct WriterArgs {
     pub tenant: ActorRef<TenantMsg>,
     /// Writes in flight at once.
     pub concurrency: usize,
+    /// Test-only panic points.
+    pub faults: Option<Arc<FaultHook>>,
 }
 
 pub struct WriterState {
@@ -49,15 +52,6 @@ pub struct WriterState {
     run_id: Option<u64>,
     /// A run that failed here: its remaining pages are dropped.
     aborted_run: Option<u64>,
-    /// Manager links to write after the last page.
-    pending_links: Vec<PendingLink>,
-}
-
-/// A user whose manager did not exist in the app when the user was written.
-#[derive(Debug, Clone)]
-struct PendingLink {
-    user: AppUser,
-    state: EmployeeState,
 }
 
 /// Why one change did not apply.
@@ -83,12 +77,6 @@ impl From<StoreError> for WriteError {
     }
 }
 
-/// What applying one item did.
-struct Applied {
-    counts: Counts,
-    pending: Option<PendingLink>,
-}
-
 impl Actor for Writer {
     type Msg = WriterMsg;
     type State = WriterState;
@@ -103,7 +91,6 @@ impl Actor for Writer {
             args,
             run_id: None,
             aborted_run: None,
-            pending_links: Vec::new(),
         })
     }
 
@@ -119,10 +106,7 @@ impl Actor for Writer {
             debug!(tenant = %plan.run.tenant, run = run_id, page = plan.index, "dropping page of a failed run");
             return Ok(());
         }
-        if state.run_id != Some(run_id) {
-            state.run_id = Some(run_id);
-            state.pending_links.clear();
-        }
+        state.run_id = Some(run_id);
         apply_page(plan, state).await
     }
 }
@@ -130,7 +114,7 @@ impl Actor for Writer {
 async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
     let store = state.args.store.clone();
     let scim = &state.args.scim;
-    let results: Vec<(String, Result<Applied, WriteError>)> = futures::stream::iter(plan.items)
+    let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(plan.items)
         .map(|item| {
             let store = store.clone();
             async move {
@@ -151,17 +135,16 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     let mut failures = plan.failures;
     for (employee_id, result) in results {
         match result {
-            Ok(applied) => {
-                counts.add(&applied.counts);
-                state.pending_links.extend(applied.pending);
-            }
+            Ok(applied) => counts.add(&applied),
             Err(WriteError::Store(e)) => return Err(e.into()),
             Err(WriteError::Scim(e)) if e.is_fatal_for_run() => {
                 warn!(tenant = %plan.run.tenant, run = plan.run.run_id, error = %e, "run stopped by the app");
                 state.aborted_run = Some(plan.run.run_id);
+                let auth = matches!(e, ScimError::Unauthorized);
                 state.args.tenant.cast(TenantMsg::RunFailed {
                     run: plan.run,
                     error: e.to_string(),
+                    auth,
                 })?;
                 return Ok(());
             }
@@ -184,6 +167,10 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     };
     store.flush().await?;
     debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, writes = counts.writes(), "page committed");
+    faults::check(&state.args.faults, || PanicPoint::AfterCommit {
+        tenant: plan.run.tenant.clone(),
+        page: plan.index,
+    });
     // The fetcher may be gone (restarting); the restarted one resumes from the cursor.
     let _ = plan.ack.cast(FetcherMsg::PageCommitted {
         run_id: plan.run.run_id,
@@ -191,13 +178,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     });
 
     if plan.last {
-        let (link_counts, link_failures) = link_managers(
-            std::mem::take(&mut state.pending_links),
-            scim,
-            store.as_ref(),
-            state.args.concurrency,
-        )
-        .await?;
+        let (link_counts, link_failures) = link_managers(scim, store.as_ref(), state.args.concurrency).await?;
         store.flush().await?;
         let mut counts = cursor.counts;
         counts.add(&link_counts);
@@ -216,7 +197,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
 }
 
 /// Applies one planned change and records it once the app confirmed it.
-async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem) -> Result<Applied, WriteError> {
+async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem) -> Result<Counts, WriteError> {
     let PlanItem {
         user,
         hash,
@@ -269,23 +250,20 @@ async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem
                 (Some(m), _) => scim.set_manager(&app_id, m).await?,
                 (None, None) => scim.clear_manager(&app_id).await?,
                 // The manager is not in the app yet: second pass.
-                (None, Some(_)) => {
-                    let state = prior.unwrap_or_else(|| new_state(&app_id, &hash, &user, None));
-                    return Ok(Applied {
-                        counts,
-                        pending: Some(PendingLink { user, state }),
-                    });
+                (None, Some(m)) => {
+                    store.add_pending_link(&user.external_id, m)?;
+                    return Ok(counts);
                 }
             }
             counts.managers_linked += 1;
             app_id
         }
     };
-    let state = new_state(&app_id, &hash, &user, linked);
-    store.put_employee(&user.external_id, &state)?;
-    let pending = (user.active && user.manager_external_id.is_some() && manager_app.is_none())
-        .then_some(PendingLink { user, state });
-    Ok(Applied { counts, pending })
+    store.put_employee(&user.external_id, &new_state(&app_id, &hash, &user, linked))?;
+    if let (true, Some(m), None) = (user.active, &user.manager_external_id, &manager_app) {
+        store.add_pending_link(&user.external_id, m)?;
+    }
+    Ok(counts)
 }
 
 fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) -> EmployeeState {
@@ -339,17 +317,18 @@ async fn create_or_adopt(
     }
 }
 
-/// Second pass: links managers that were created later in the run.
+/// Second pass: links the managers that were not in the app when their reports were
+/// written (kept in the store, so a crash does not lose them).
 async fn link_managers(
-    pending: Vec<PendingLink>,
     scim: &ScimClient,
     store: &dyn ProgressStore,
     concurrency: usize,
 ) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+    let pending = store.pending_links()?;
     let results: Vec<(String, Result<bool, WriteError>)> = futures::stream::iter(pending)
-        .map(|link| async move {
-            let id = link.user.external_id.clone();
-            (id, link_one(link, scim, store).await)
+        .map(|(employee_id, manager_id)| async move {
+            let result = link_one(&employee_id, &manager_id, scim, store).await;
+            (employee_id, result)
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
@@ -371,20 +350,32 @@ async fn link_managers(
     Ok((counts, failures))
 }
 
-/// Links one pending manager; Ok(false) when nothing was written.
-async fn link_one(link: PendingLink, scim: &ScimClient, store: &dyn ProgressStore) -> Result<bool, WriteError> {
-    let Some(manager) = link.user.manager_external_id.clone() else {
-        return Ok(false);
+/// Links one employee to its manager; Ok(false) when there is nothing to do any more.
+/// The pending link is dropped either way: a link still missing is planned again next run.
+async fn link_one(
+    employee_id: &str,
+    manager_id: &str,
+    scim: &ScimClient,
+    store: &dyn ProgressStore,
+) -> Result<bool, WriteError> {
+    let state = store.employee(employee_id)?;
+    let manager = store.employee(manager_id)?;
+    let result = match (state, manager) {
+        (Some(state), _) if state.manager.as_deref() == Some(manager_id) => Ok(false),
+        (Some(mut state), Some(manager)) => match scim.set_manager(&state.app_id, &manager.app_id).await {
+            Ok(()) => {
+                state.manager = Some(manager_id.to_string());
+                state.applied_at = Utc::now();
+                store.put_employee(employee_id, &state)?;
+                Ok(true)
+            }
+            Err(e) => Err(WriteError::Scim(e)),
+        },
+        (Some(_), None) => Err(WriteError::Record(format!(
+            "manager {manager_id} is not in the app (not in the roster, or set aside); manager link skipped"
+        ))),
+        (None, _) => Ok(false),
     };
-    let Some(manager_app) = resolve_manager(store, &link.user)? else {
-        return Err(WriteError::Record(format!(
-            "manager {manager} is not in the app (not in the roster, or set aside); manager link skipped"
-        )));
-    };
-    scim.set_manager(&link.state.app_id, &manager_app).await?;
-    let mut state = link.state;
-    state.manager = Some(manager);
-    state.applied_at = Utc::now();
-    store.put_employee(&link.user.external_id, &state)?;
-    Ok(true)
+    store.remove_pending_link(employee_id)?;
+    result
 }
