@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use hrsync_actors::model::Outcome;
-use hrsync_actors::upstream::RetryPolicy;
 
 use crate::cli::{Command, LogFormatArg};
 use crate::config::{self, LogFormat, Settings};
@@ -30,8 +29,11 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sync { config, tenant } => {
             let settings = load(&config)?;
-            telemetry::init(settings.service.log_format, "warn");
-            log_notices(&settings);
+            // The summary says what happened; logs only for errors unless RUST_LOG asks.
+            telemetry::init(settings.service.log_format, "error");
+            for n in &settings.notices {
+                eprintln!("notice: {n}");
+            }
             let Some(spec) = settings.tenants.iter().find(|t| t.id == tenant).cloned() else {
                 let known: Vec<&str> = settings.tenants.iter().map(|t| t.id.as_str()).collect();
                 bail!(
@@ -41,7 +43,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 );
             };
             let store = service::open_store(&settings.service.data_dir)?;
-            let summary = service::sync_once(store, spec, settings.smtp.clone(), RetryPolicy::default()).await?;
+            let summary =
+                service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;
             service::print_summary(&summary);
             if summary.outcome == Outcome::Failed {
                 eprintln!(

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hrsync_actors::spec::{ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use hrsync_actors::upstream::RetryPolicy;
 use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Value;
@@ -51,6 +52,8 @@ pub struct ServiceSettings {
     pub listen: SocketAddr,
     /// Log line format.
     pub log_format: LogFormat,
+    /// How API calls (UKG and SCIM) are retried on 429, 5xx and transport errors.
+    pub retry: RetryPolicy,
 }
 
 /// How log lines are written.
@@ -280,6 +283,9 @@ struct RawService {
     data_dir: Option<Value>,
     listen: Option<Value>,
     log_format: Option<Value>,
+    retry_attempts: Option<Value>,
+    retry_base_delay: Option<Value>,
+    retry_max_delay: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -419,10 +425,40 @@ impl Ctx<'_> {
                 ))
             }
         };
+        let max_attempts = self
+            .int(raw.retry_attempts.as_ref(), "service.retry_attempts", 1, 20)?
+            .unwrap_or(6) as u32;
+        let base_delay = self.duration(
+            raw.retry_base_delay.as_ref(),
+            "service.retry_base_delay",
+            "\"1s\" or \"500ms\"",
+            Duration::from_secs(1),
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+        )?;
+        let max_delay = self.duration(
+            raw.retry_max_delay.as_ref(),
+            "service.retry_max_delay",
+            "\"60s\" or \"5m\"",
+            Duration::from_secs(60),
+            Duration::from_millis(10),
+            Duration::from_secs(3600),
+        )?;
+        if max_delay < base_delay {
+            return Err(self.err(
+                "service.retry_max_delay",
+                "must not be shorter than service.retry_base_delay",
+            ));
+        }
         Ok(ServiceSettings {
             data_dir,
             listen,
             log_format,
+            retry: RetryPolicy {
+                max_attempts,
+                base_delay,
+                max_delay,
+            },
         })
     }
 

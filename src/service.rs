@@ -50,7 +50,7 @@ pub async fn run_service(
             status: status.clone(),
             smtp: settings.smtp.clone(),
             autostart: true,
-            retry: RetryPolicy::default(),
+            retry: settings.service.retry.clone(),
             faults: None,
         },
     )
@@ -124,9 +124,14 @@ pub fn print_summary(s: &RunSummary) {
         "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}",
         s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed
     );
+    let t = &s.traffic;
     println!(
         "  {} UKG requests, {} SCIM requests, {} roster page(s)",
-        s.ukg_requests, s.scim_requests, s.pages
+        t.ukg_requests, t.scim_requests, s.pages
+    );
+    println!(
+        "  retries: UKG {} ({} after 429), SCIM {} ({} after 429)",
+        t.ukg_retries, t.ukg_throttled, t.scim_retries, t.scim_throttled
     );
     for f in &s.failures {
         println!("  failed {}: {}", f.employee_id, f.reason);

@@ -185,8 +185,19 @@ pub struct RunSummary {
     /// Why the run could not complete (one line).
     pub error: Option<String>,
     pub pages: u32,
+    /// Requests sent upstream during the run.
+    pub traffic: Traffic,
+}
+
+/// Requests a run sent to each upstream, with retries and 429s among them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
     pub ukg_requests: u64,
+    pub ukg_retries: u64,
+    pub ukg_throttled: u64,
     pub scim_requests: u64,
+    pub scim_retries: u64,
+    pub scim_throttled: u64,
 }
 
 /// Most per-record failures kept in one summary.

@@ -44,7 +44,7 @@ pub struct UkgSpec {
     pub page_size: u32,
     /// Request budget towards UKG for this tenant.
     pub requests_per_second: u32,
-    /// Extra requests allowed in a burst (defaults to `requests_per_second`).
+    /// Requests allowed at once after an idle spell (default 1: evenly spaced).
     pub burst: Option<u32>,
     /// Which org level (1..=4) is the department.
     pub department_org_level: u8,
@@ -61,7 +61,7 @@ pub struct ScimSpec {
     pub token: SecretString,
     /// Request budget towards the app for this tenant.
     pub requests_per_second: u32,
-    /// Extra requests allowed in a burst (defaults to `requests_per_second`).
+    /// Requests allowed at once after an idle spell (default 1: evenly spaced).
     pub burst: Option<u32>,
     /// How many writes may be in flight at once for this tenant.
     pub concurrency: usize,

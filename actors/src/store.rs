@@ -325,8 +325,7 @@ mod tests {
             failures: vec![],
             error: None,
             pages: 1,
-            ukg_requests: 2,
-            scim_requests: 0,
+            traffic: Default::default(),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::faults::FaultHook;
 use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
 use crate::mailer::Mailer;
 use crate::mapper::{Mapper, MapperArgs, MapperMsg};
-use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary};
+use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary, Traffic};
 use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
 use crate::quarantine::{Health, Transition};
 use crate::restart::Backoff;
@@ -129,11 +129,37 @@ impl Pipeline {
     }
 }
 
+impl Traffic {
+    /// The tenant's request counters now.
+    fn now(res: &TenantResources) -> Traffic {
+        Traffic {
+            ukg_requests: res.ukg_counters.requests(),
+            ukg_retries: res.ukg_counters.retries(),
+            ukg_throttled: res.ukg_counters.throttled(),
+            scim_requests: res.scim_counters.requests(),
+            scim_retries: res.scim_counters.retries(),
+            scim_throttled: res.scim_counters.throttled(),
+        }
+    }
+
+    /// What happened between `before` and these counters.
+    fn since(&self, before: &Traffic) -> Traffic {
+        Traffic {
+            ukg_requests: self.ukg_requests - before.ukg_requests,
+            ukg_retries: self.ukg_retries - before.ukg_retries,
+            ukg_throttled: self.ukg_throttled - before.ukg_throttled,
+            scim_requests: self.scim_requests - before.scim_requests,
+            scim_retries: self.scim_retries - before.scim_retries,
+            scim_throttled: self.scim_throttled - before.scim_throttled,
+        }
+    }
+}
+
 /// The run in progress.
 struct ActiveRun {
     ctx: RunCtx,
-    ukg_requests_at_start: u64,
-    scim_requests_at_start: u64,
+    /// Request counters when the run started.
+    baseline: Traffic,
     crashes: u32,
 }
 
@@ -438,11 +464,10 @@ fn start_run(state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr
         started_at: cursor.started_at,
         generation: pipeline.generation,
     };
-    let res = &state.args.resources;
     let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
-    let (ukg_base, scim_base) = match &state.run {
-        Some(r) => (r.ukg_requests_at_start, r.scim_requests_at_start),
-        None => (res.ukg_counters.requests(), res.scim_counters.requests()),
+    let baseline = match &state.run {
+        Some(r) => r.baseline,
+        None => Traffic::now(&state.args.resources),
     };
     info!(tenant = %ctx.tenant, run = ctx.run_id, resume_after = cursor.pages_committed, "run starting");
     state.args.status.update(&ctx.tenant, |s| {
@@ -454,12 +479,7 @@ fn start_run(state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr
         run: ctx.clone(),
         resume_after: cursor.pages_committed,
     })?;
-    state.run = Some(ActiveRun {
-        ctx,
-        ukg_requests_at_start: ukg_base,
-        scim_requests_at_start: scim_base,
-        crashes,
-    });
+    state.run = Some(ActiveRun { ctx, baseline, crashes });
     Ok(())
 }
 
@@ -525,15 +545,14 @@ async fn finish_run(
         failures,
         error,
         pages,
-        ukg_requests: res.ukg_counters.requests() - run.ukg_requests_at_start,
-        scim_requests: res.scim_counters.requests() - run.scim_requests_at_start,
+        traffic: Traffic::now(res).since(&run.baseline),
     };
     state.args.store.finish_run(&summary)?;
     state.args.store.flush().await?;
     let c = &summary.counts;
     match &summary.error {
         None => {
-            info!(tenant = %summary.tenant, run = summary.run_id, created = c.created, adopted = c.adopted, updated = c.updated, deactivated = c.deactivated, reactivated = c.reactivated, unchanged = c.unchanged, failed = c.failed, ukg_requests = summary.ukg_requests, scim_requests = summary.scim_requests, "run finished")
+            info!(tenant = %summary.tenant, run = summary.run_id, created = c.created, adopted = c.adopted, updated = c.updated, deactivated = c.deactivated, reactivated = c.reactivated, unchanged = c.unchanged, failed = c.failed, ukg_requests = summary.traffic.ukg_requests, ukg_retries = summary.traffic.ukg_retries, scim_requests = summary.traffic.scim_requests, scim_retries = summary.traffic.scim_retries, "run finished")
         }
         Some(e) => warn!(tenant = %summary.tenant, run = summary.run_id, error = %e, "run failed"),
     }

@@ -20,11 +20,12 @@ use reqwest::header::HeaderMap;
 /// restarts of the actors that use it).
 pub type Limiter = governor::DefaultDirectRateLimiter;
 
-/// Builds a limiter allowing `per_second` requests per second with `burst` extra capacity
-/// (defaults to `per_second`).
+/// Builds a limiter allowing `per_second` requests per second, and `burst` at once after an
+/// idle spell (default 1: evenly spaced requests, so no 1-second window ever holds more than
+/// `per_second + 1`).
 pub fn limiter(per_second: u32, burst: Option<u32>) -> Arc<Limiter> {
     let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(burst.unwrap_or(per_second).max(1)).unwrap_or(rate);
+    let burst = NonZeroU32::new(burst.unwrap_or(1).max(1)).unwrap_or(NonZeroU32::MIN);
     Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
 }
 
@@ -175,7 +176,8 @@ where
                     return Err(error);
                 }
                 counters.retries.fetch_add(1, Ordering::Relaxed);
-                let wait = after.unwrap_or_else(|| backoff(policy, n)).min(policy.max_delay);
+                // The server's Retry-After wins (already capped when parsed); otherwise back off.
+                let wait = after.unwrap_or_else(|| backoff(policy, n));
                 tokio::time::sleep(wait).await;
                 n += 1;
             }
@@ -185,12 +187,9 @@ where
 
 /// Exponential backoff with ±25 % jitter: base · 2^(attempt-1).
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
-    let exp = policy
-        .base_delay
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(policy.max_delay);
+    let exp = policy.base_delay.saturating_mul(1u32 << (attempt - 1).min(16));
     let jitter = rand::rng().random_range(0.75..1.25);
-    exp.mul_f64(jitter)
+    exp.mul_f64(jitter).min(policy.max_delay)
 }
 
 /// Parses `Retry-After` as seconds or an HTTP date, capped at `cap`.

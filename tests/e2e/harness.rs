@@ -239,6 +239,23 @@ impl Setup {
         }
     }
 
+    /// Rewrites the config file (e.g. to add a key or change a limit).
+    pub fn edit(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, f(text)).unwrap();
+    }
+
+    /// Short retry waits, so tests of failing upstreams finish quickly.
+    pub fn fast_retries(&self) {
+        self.edit(|t| {
+            t.replacen(
+                "[service]\n",
+                "[service]\nretry_attempts = 4\nretry_base_delay = \"50ms\"\nretry_max_delay = \"200ms\"\n",
+                1,
+            )
+        });
+    }
+
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrsync"));
         cmd.args(args)
@@ -307,6 +324,21 @@ impl Run {
             .unwrap_or_else(|| panic!("no request counts in {self:?}"));
         let part = line.split(',').find(|p| p.ends_with(&suffix)).unwrap();
         part.trim().split(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// (retries, retries after 429) printed for an upstream ("UKG" or "SCIM").
+    pub fn retries(&self, upstream: &str) -> (u64, u64) {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("retries:"))
+            .unwrap_or_else(|| panic!("no retries in {self:?}"));
+        let part = line.split(&format!("{upstream} ")).nth(1).unwrap();
+        let mut numbers = part
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|n| n.parse::<u64>().unwrap());
+        (numbers.next().unwrap(), numbers.next().unwrap())
     }
 
     pub fn assert_ok(&self) -> &Self {

@@ -4,6 +4,9 @@
 mod harness;
 
 mod config_errors;
+mod crash;
+mod proxy;
+mod resilience;
 mod secrets;
 mod service;
 mod sync_flow;
