@@ -33,6 +33,34 @@ pub enum Command {
         #[arg(long, short)]
         tenant: String,
     },
+    /// Show what the next run of a tenant would do — creates, updates field by field,
+    /// deactivations, records set aside, whether the brake would trip — writing nothing.
+    Plan {
+        /// The config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The tenant id to plan.
+        #[arg(long, short)]
+        tenant: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release the deactivations that the brake held in a run (or drop them with --reject).
+    Approve {
+        /// The config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The tenant id.
+        #[arg(long, short)]
+        tenant: String,
+        /// The run whose deactivations were held (see the report email or /status).
+        #[arg(long)]
+        run: u64,
+        /// Drop the held deactivations instead of applying them.
+        #[arg(long)]
+        reject: bool,
+    },
     /// Ask the running service for every tenant's status (reads `service.listen` from the config).
     Status {
         /// The config file (TOML).

@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use hrsync_actors::model::Outcome;
+use hrsync_actors::scim::ScimClient;
+use hrsync_actors::spec::TenantSpec;
+use hrsync_actors::tenant::TenantResources;
+use hrsync_actors::ukg::UkgClient;
 
 use crate::cli::{Command, LogFormatArg};
 use crate::config::{self, LogFormat, Settings};
@@ -55,6 +59,57 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plan { config, tenant, json } => {
+            let settings = load(&config)?;
+            telemetry::init(settings.service.log_format, "error");
+            let spec = tenant_spec(&settings, &config, &tenant)?;
+            let store = service::open_store(&settings.service.data_dir)?;
+            let resources = TenantResources::new(&spec);
+            let ukg = UkgClient::new(spec.ukg.clone(), resources.ukg_limiter, resources.ukg_counters)
+                .with_retry_policy(settings.service.retry.clone());
+            let report = hrsync_actors::plan::plan(&spec, store.tenant(&spec.id)?.as_ref(), &ukg).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Approve {
+            config,
+            tenant,
+            run,
+            reject,
+        } => {
+            let settings = load(&config)?;
+            telemetry::init(settings.service.log_format, "error");
+            let spec = tenant_spec(&settings, &config, &tenant)?;
+            let store = service::open_store(&settings.service.data_dir)?;
+            let tenant_store = store.tenant(&spec.id)?;
+            if reject {
+                let n = hrsync_actors::approve::reject_held(tenant_store.as_ref(), run).await?;
+                println!("tenant {tenant} run {run}: {n} held deactivation(s) dropped; the next run plans them again if they still apply");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let resources = TenantResources::new(&spec);
+            let scim = ScimClient::new(spec.scim.clone(), resources.scim_limiter, resources.scim_counters)
+                .with_retry_policy(settings.service.retry.clone());
+            let released = hrsync_actors::approve::approve_held(tenant_store.as_ref(), &scim, run).await?;
+            println!(
+                "tenant {tenant} run {run}: {} deactivated, {} already inactive, {} failed",
+                released.deactivated.len(),
+                released.skipped.len(),
+                released.failed.len()
+            );
+            for f in &released.failed {
+                println!("  failed {}: {}", f.employee_id, f.reason);
+            }
+            Ok(if released.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Status { config } => {
             let settings = load(&config)?;
             let url = format!("http://{}/status", settings.service.listen);
@@ -86,6 +141,21 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             telemetry::init(LogFormat::Text, "warn");
             demo::run(employees).await?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The tenant `id` of the config, or an error listing the known ones.
+fn tenant_spec(settings: &Settings, config: &std::path::Path, id: &str) -> anyhow::Result<TenantSpec> {
+    match settings.tenants.iter().find(|t| t.id == id) {
+        Some(t) => Ok(t.clone()),
+        None => {
+            let known: Vec<&str> = settings.tenants.iter().map(|t| t.id.as_str()).collect();
+            bail!(
+                "{}: no tenant {id:?}; tenants are: {}",
+                config.display(),
+                known.join(", ")
+            )
         }
     }
 }

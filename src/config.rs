@@ -21,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hrsync_actors::brake::BrakeSpec;
 use hrsync_actors::spec::{ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
 use hrsync_actors::upstream::RetryPolicy;
 use secrecy::SecretString;
@@ -309,6 +310,10 @@ struct RawTenant {
     schedule: Option<Value>,
     technical_contact: Option<Value>,
     quarantine_after: Option<Value>,
+    timezone: Option<Value>,
+    max_deactivation_percent: Option<Value>,
+    max_deactivations: Option<Value>,
+    min_roster_percent: Option<Value>,
     ukg: Option<RawUkg>,
     scim: Option<RawScim>,
 }
@@ -560,6 +565,42 @@ impl Ctx<'_> {
         let quarantine_after = self
             .int(raw.quarantine_after.as_ref(), &format!("{t}.quarantine_after"), 1, 100)?
             .unwrap_or(DEFAULT_QUARANTINE_AFTER) as u32;
+        let tz_expected = "an IANA time zone such as \"UTC\", \"America/New_York\" or \"Europe/Paris\"";
+        let timezone = match self.string(raw.timezone.as_ref(), &format!("{t}.timezone"), tz_expected)? {
+            None => chrono_tz::Tz::UTC,
+            Some(name) => name
+                .trim()
+                .parse()
+                .map_err(|_| self.err(format!("{t}.timezone"), format!("expected {tz_expected}, got {name:?}")))?,
+        };
+        let defaults = BrakeSpec::default();
+        let brake = BrakeSpec {
+            max_deactivation_percent: self
+                .int(
+                    raw.max_deactivation_percent.as_ref(),
+                    &format!("{t}.max_deactivation_percent"),
+                    0,
+                    100,
+                )?
+                .map_or(defaults.max_deactivation_percent, |v| v as u32),
+            min_population: defaults.min_population,
+            max_deactivations: self
+                .int(
+                    raw.max_deactivations.as_ref(),
+                    &format!("{t}.max_deactivations"),
+                    0,
+                    i64::MAX,
+                )?
+                .map(|v| v as u64),
+            min_roster_percent: self
+                .int(
+                    raw.min_roster_percent.as_ref(),
+                    &format!("{t}.min_roster_percent"),
+                    0,
+                    100,
+                )?
+                .map_or(defaults.min_roster_percent, |v| v as u32),
+        };
         let Some(ukg) = &raw.ukg else {
             return Err(self.err(
                 format!("{t}.ukg"),
@@ -579,6 +620,8 @@ impl Ctx<'_> {
             schedule,
             technical_contact,
             quarantine_after,
+            timezone,
+            brake,
             ukg,
             scim,
         })

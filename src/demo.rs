@@ -36,6 +36,8 @@ pub async fn run(employees: usize) -> anyhow::Result<()> {
         schedule: Duration::from_secs(24 * 3600),
         technical_contact: "it-alerts@demo.example".into(),
         quarantine_after: 3,
+        timezone: chrono_tz::Tz::UTC,
+        brake: Default::default(),
         ukg: UkgSpec {
             base_url: ukg.base_url(),
             username: user.into(),

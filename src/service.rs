@@ -121,8 +121,8 @@ pub async fn sync_once(
 pub fn print_summary(s: &RunSummary) {
     let c = &s.counts;
     println!(
-        "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}",
-        s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed
+        "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}, held {}",
+        s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed, c.held
     );
     let t = &s.traffic;
     println!(
@@ -141,5 +141,11 @@ pub fn print_summary(s: &RunSummary) {
     }
     if let Some(e) = &s.error {
         println!("  run failed: {e}");
+    }
+    if c.held > 0 {
+        println!(
+            "  the deactivation brake held {} deactivation(s); nobody was deactivated. Release them with `hrsync approve --config FILE --tenant {} --run {}` (or --reject)",
+            c.held, s.tenant, s.run_id
+        );
     }
 }

@@ -116,7 +116,8 @@ impl Actor for Fetcher {
     }
 }
 
-async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
+/// Reads the lookups and every demographics page (what a run needs before paging the roster).
+pub async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
     let org_levels: Vec<OrgLevelRow> = client.lookup(ukg::ORG_LEVELS).await?;
     let jobs: Vec<JobRow> = client.lookup(ukg::JOBS).await?;
     let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;

@@ -5,6 +5,8 @@
 //! SCIM client, the mapping and the store live here too; the binary (`src/`) only turns the
 //! config file into [`spec`] values and wires the HTTP face.
 
+pub mod approve;
+pub mod brake;
 pub mod error;
 pub mod faults;
 pub mod mapping;
@@ -19,6 +21,7 @@ pub mod fetcher;
 pub mod mailer;
 pub mod mapper;
 pub mod notifier;
+pub mod plan;
 pub mod quarantine;
 pub mod report;
 pub mod restart;

@@ -9,6 +9,7 @@
 //! `employeeNumber`; supervisorID → enterprise `manager`; primaryWorkLocationCode → work
 //! address; employeeStatusCode → `active` (`T` inactive, anything else active).
 
+use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
@@ -27,8 +28,9 @@ pub enum MapError {
     MissingLastName,
 }
 
-/// Maps one employee.
-pub fn map_employee(e: &Employee) -> Result<AppUser, MapError> {
+/// Maps one employee as of `today` (the tenant's local date: a termination dated in the
+/// future leaves the user active until that day).
+pub fn map_employee(e: &Employee, today: NaiveDate) -> Result<AppUser, MapError> {
     let email = e.email.as_deref().map(str::trim).unwrap_or_default();
     if email.is_empty() {
         return Err(MapError::MissingEmail);
@@ -62,7 +64,7 @@ pub fn map_employee(e: &Employee) -> Result<AppUser, MapError> {
         department: e.department.as_deref().map(nfc),
         employee_number: e.employee_number.clone(),
         location: e.work_location.clone(),
-        active: is_active_status(&e.status),
+        active: is_active_on(e, today),
         manager_external_id: manager,
     })
 }
@@ -70,6 +72,12 @@ pub fn map_employee(e: &Employee) -> Result<AppUser, MapError> {
 /// Whether a UKG status code means the user should be active (`T` is terminated).
 pub fn is_active_status(code: &str) -> bool {
     !code.trim().eq_ignore_ascii_case("T")
+}
+
+/// Whether the employee should be active on `today`: terminated employees stay active until
+/// their termination date (effective dates are acted on, not anticipated).
+pub fn is_active_on(e: &Employee, today: NaiveDate) -> bool {
+    is_active_status(&e.status) || e.termination_date.is_some_and(|d| d > today)
 }
 
 /// Content hash of the user's attributes, manager excluded (manager links are tracked
@@ -119,12 +127,17 @@ mod tests {
             status: "A".into(),
             termination_date: None,
             supervisor_id: Some("E0".into()),
+            supervisor_in_roster: true,
         }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
     }
 
     #[test]
     fn maps_names_email_and_manager() {
-        let u = map_employee(&employee()).unwrap();
+        let u = map_employee(&employee(), today()).unwrap();
         assert_eq!(u.given_name, "Zoë"); // NFC: one code point
         assert_eq!(u.given_name.chars().count(), 3);
         assert_eq!(u.family_name, "Smith");
@@ -138,33 +151,49 @@ mod tests {
         let mut e = employee();
         e.preferred_name = Some("Zed".into());
         e.status = "T".into();
-        let u = map_employee(&e).unwrap();
+        let u = map_employee(&e, today()).unwrap();
         assert_eq!(u.display_name, "Zed Smith");
         assert!(!u.active);
+    }
+
+    #[test]
+    fn a_future_termination_waits_for_its_day() {
+        let mut e = employee();
+        e.status = "T".into();
+        e.termination_date = NaiveDate::from_ymd_opt(2026, 12, 1);
+        assert!(map_employee(&e, today()).unwrap().active, "before the date");
+        assert!(
+            !map_employee(&e, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+                .unwrap()
+                .active,
+            "on the date"
+        );
+        e.termination_date = None;
+        assert!(!map_employee(&e, today()).unwrap().active, "no date: at once");
     }
 
     #[test]
     fn bad_records_get_precise_reasons() {
         let mut e = employee();
         e.email = None;
-        assert_eq!(map_employee(&e), Err(MapError::MissingEmail));
+        assert_eq!(map_employee(&e, today()), Err(MapError::MissingEmail));
         e.email = Some("not an email".into());
-        assert!(matches!(map_employee(&e), Err(MapError::InvalidEmail(_))));
+        assert!(matches!(map_employee(&e, today()), Err(MapError::InvalidEmail(_))));
         let mut e = employee();
         e.last_name = Some("  ".into());
-        assert_eq!(map_employee(&e), Err(MapError::MissingLastName));
+        assert_eq!(map_employee(&e, today()), Err(MapError::MissingLastName));
     }
 
     #[test]
     fn self_manager_is_dropped() {
         let mut e = employee();
         e.supervisor_id = Some("E1".into());
-        assert_eq!(map_employee(&e).unwrap().manager_external_id, None);
+        assert_eq!(map_employee(&e, today()).unwrap().manager_external_id, None);
     }
 
     #[test]
     fn hash_ignores_manager_but_not_attributes() {
-        let a = map_employee(&employee()).unwrap();
+        let a = map_employee(&employee(), today()).unwrap();
         let mut b = a.clone();
         b.manager_external_id = Some("E9".into());
         assert_eq!(content_hash(&a), content_hash(&b));

@@ -33,6 +33,8 @@ pub struct Employee {
     pub termination_date: Option<NaiveDate>,
     /// The manager's UKG employee id.
     pub supervisor_id: Option<String>,
+    /// Whether the manager is in the roster (demographics) at all.
+    pub supervisor_in_roster: bool,
 }
 
 /// The user hrsync wants the app to hold for one employee (the mapping's output).
@@ -120,8 +122,12 @@ pub struct PagePlan {
     pub items: Vec<PlanItem>,
     /// Employees read and found unchanged.
     pub unchanged: u64,
-    /// Employees set aside by the mapper.
+    /// Employees set aside by the mapper (and manager links it skipped).
     pub failures: Vec<RecordFailure>,
+    /// Employee ids present on this page (for deactivation by absence).
+    pub seen: Vec<String>,
+    /// Rows on this page (employees read).
+    pub read: u64,
     /// Where the writer sends `PageCommitted`.
     pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
 }
@@ -138,6 +144,12 @@ pub struct Counts {
     pub managers_linked: u64,
     pub unchanged: u64,
     pub failed: u64,
+    /// Deactivations held back by the brake, waiting for approval.
+    #[serde(default)]
+    pub held: u64,
+    /// Employees read from UKG.
+    #[serde(default)]
+    pub read: u64,
 }
 
 impl Counts {
@@ -151,6 +163,8 @@ impl Counts {
         self.managers_linked += o.managers_linked;
         self.unchanged += o.unchanged;
         self.failed += o.failed;
+        self.held += o.held;
+        self.read += o.read;
     }
 
     /// Number of writes these counts represent.
@@ -167,6 +181,8 @@ pub enum Outcome {
     Ok,
     /// Completed, with some records set aside.
     CompletedWithFailures,
+    /// Completed, but its deactivations were held by the brake for approval.
+    Held,
     /// Could not complete; the reason is in `error`.
     Failed,
 }

@@ -45,6 +45,7 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
             format!("{} employee(s) could not be synced", s.counts.failed)
         }
         Outcome::Failed => "sync failed".to_string(),
+        Outcome::Held => format!("{} deactivation(s) held for approval", s.counts.held),
     };
     let subject = format!("[hrsync] {}: {} (run {})", s.tenant, headline, s.run_id);
     let mut text = String::new();
@@ -56,6 +57,13 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
         s.started_at.to_rfc3339(),
         s.finished_at.to_rfc3339()
     );
+    if s.outcome == Outcome::Held {
+        let _ = writeln!(
+            text,
+            "The deactivation brake held {} deactivation(s): more than the tenant's limit at once. Nobody was deactivated.\nCheck UKG for a mass termination or a filter/permission change. If they are right, release them with:\n  hrsync approve --config FILE --tenant {} --run {}\nor drop them with --reject.\n",
+            s.counts.held, s.tenant, s.run_id
+        );
+    }
     if let Some(e) = &s.error {
         let _ = writeln!(text, "The run could not complete: {e}\nWhat to do: {}\n", fix_for(e));
     }

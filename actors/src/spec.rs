@@ -21,6 +21,11 @@ pub struct TenantSpec {
     /// Failed runs in a row after which the tenant is quarantined (its runs back off
     /// 6 h → 12 h → 24 h until one succeeds). Credential failures quarantine at once.
     pub quarantine_after: u32,
+    /// The tenant's time zone: effective dates (future terminations) are acted on at the
+    /// start of that day there.
+    pub timezone: chrono_tz::Tz,
+    /// Deactivation brake and shrunken-roster guard.
+    pub brake: crate::brake::BrakeSpec,
     /// Where the roster is read from.
     pub ukg: UkgSpec,
     /// Where users are written to.

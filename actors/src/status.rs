@@ -24,6 +24,8 @@ pub enum TenantState {
     Degraded,
     /// The last run could not complete.
     Failed,
+    /// The last run held its deactivations for approval (the brake tripped).
+    Held,
     /// Failing repeatedly (or credentials refused): runs back off until one succeeds.
     Quarantined,
 }
@@ -89,6 +91,7 @@ impl StatusBoard {
                 Outcome::Ok => TenantState::Ok,
                 Outcome::CompletedWithFailures => TenantState::Degraded,
                 Outcome::Failed => TenantState::Failed,
+                Outcome::Held => TenantState::Held,
             };
             s.current_run = None;
             let mut last = summary.clone();

@@ -4,7 +4,9 @@
 //! One `sled::Db` per process ([`Store`]); per tenant four trees: `{tenant}/employees`
 //! (employee id → [`EmployeeState`]), `{tenant}/meta` (cursor, generation),
 //! `{tenant}/runs` (run id → [`RunSummary`]) and `{tenant}/links` (employee id → manager's
-//! employee id, for manager links waiting for the manager to exist in the app). Values are JSON. The actors see a
+//! employee id, for manager links waiting for the manager to exist in the app) and
+//! `{tenant}/deactivations` (employee id → reason, applied at the end of a run if the
+//! brake allows). Values are JSON. The actors see a
 //! [`ProgressStore`] trait object, so another backend (e.g. PostgreSQL with leases) can
 //! replace sled when tenants outgrow one machine.
 //!
@@ -21,8 +23,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
+use crate::brake::Held;
 use crate::error::StoreError;
-use crate::model::{Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
+use crate::model::{AppUser, Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
 
 /// What hrsync last applied to the app for one employee.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,9 @@ pub struct EmployeeState {
     pub active: bool,
     /// The manager's UKG employee id as linked in the app (None: no link).
     pub manager: Option<String>,
+    /// The attributes last applied (for field-by-field plans); None when only linked.
+    #[serde(default)]
+    pub user: Option<AppUser>,
     pub applied_at: DateTime<Utc>,
 }
 
@@ -65,6 +71,21 @@ pub trait ProgressStore: Send + Sync {
     fn pending_links(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Forgets a pending link (linked, or given up for this run).
     fn remove_pending_link(&self, employee_id: &str) -> Result<(), StoreError>;
+    /// Remembers a deactivation to apply at the end of the run, if the brake allows
+    /// (kept across crashes). `reason` says why ("terminated in UKG", …).
+    fn add_pending_deactivation(&self, employee_id: &str, reason: &str) -> Result<(), StoreError>;
+    /// Pending deactivations: (employee id, reason).
+    fn pending_deactivations(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Forgets one pending deactivation.
+    fn remove_pending_deactivation(&self, employee_id: &str) -> Result<(), StoreError>;
+    /// Every employee with applied state.
+    fn employees(&self) -> Result<Vec<(String, EmployeeState)>, StoreError>;
+    /// Employees read by the last complete roster read.
+    fn last_roster_size(&self) -> Result<Option<u64>, StoreError>;
+    fn set_last_roster_size(&self, n: u64) -> Result<(), StoreError>;
+    /// Deactivations held by the brake, waiting for approval.
+    fn held(&self) -> Result<Option<Held>, StoreError>;
+    fn set_held(&self, held: Option<&Held>) -> Result<(), StoreError>;
     /// Number of employees with applied state.
     fn employee_count(&self) -> usize;
     /// The cursor, if any run ever started.
@@ -119,6 +140,7 @@ impl Store {
             meta: self.db.open_tree(format!("{tenant}/meta"))?,
             runs: self.db.open_tree(format!("{tenant}/runs"))?,
             links: self.db.open_tree(format!("{tenant}/links"))?,
+            deactivations: self.db.open_tree(format!("{tenant}/deactivations"))?,
         }))
     }
 
@@ -135,10 +157,26 @@ struct SledTenant {
     meta: sled::Tree,
     runs: sled::Tree,
     links: sled::Tree,
+    deactivations: sled::Tree,
 }
 
 const CURSOR: &[u8] = b"cursor";
 const GENERATION: &[u8] = b"generation";
+const ROSTER_SIZE: &[u8] = b"roster_size";
+const HELD: &[u8] = b"held";
+
+/// Reads a tree of string → string.
+fn string_pairs(tree: &sled::Tree) -> Result<Vec<(String, String)>, StoreError> {
+    tree.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            Ok((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ))
+        })
+        .collect()
+}
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
@@ -185,6 +223,51 @@ impl ProgressStore for SledTenant {
 
     fn remove_pending_link(&self, employee_id: &str) -> Result<(), StoreError> {
         self.links.remove(employee_id.as_bytes())?;
+        Ok(())
+    }
+
+    fn add_pending_deactivation(&self, employee_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.deactivations.insert(employee_id.as_bytes(), reason.as_bytes())?;
+        Ok(())
+    }
+
+    fn pending_deactivations(&self) -> Result<Vec<(String, String)>, StoreError> {
+        string_pairs(&self.deactivations)
+    }
+
+    fn remove_pending_deactivation(&self, employee_id: &str) -> Result<(), StoreError> {
+        self.deactivations.remove(employee_id.as_bytes())?;
+        Ok(())
+    }
+
+    fn employees(&self) -> Result<Vec<(String, EmployeeState)>, StoreError> {
+        self.employees
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&k, &v)?))
+            })
+            .collect()
+    }
+
+    fn last_roster_size(&self) -> Result<Option<u64>, StoreError> {
+        self.meta.get(ROSTER_SIZE)?.map(|v| decode(ROSTER_SIZE, &v)).transpose()
+    }
+
+    fn set_last_roster_size(&self, n: u64) -> Result<(), StoreError> {
+        self.meta.insert(ROSTER_SIZE, encode(&n))?;
+        Ok(())
+    }
+
+    fn held(&self) -> Result<Option<Held>, StoreError> {
+        self.meta.get(HELD)?.map(|v| decode(HELD, &v)).transpose()
+    }
+
+    fn set_held(&self, held: Option<&Held>) -> Result<(), StoreError> {
+        match held {
+            Some(h) => self.meta.insert(HELD, encode(h))?,
+            None => self.meta.remove(HELD)?,
+        };
         Ok(())
     }
 
@@ -378,6 +461,7 @@ mod tests {
             hash: "h".into(),
             active: true,
             manager: None,
+            user: None,
             applied_at: Utc::now(),
         };
         a.put_employee("E1", &s).unwrap();

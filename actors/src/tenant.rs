@@ -379,6 +379,7 @@ async fn spawn_pipeline(
             scim,
             tenant: myself.clone(),
             concurrency: args.spec.scim.concurrency,
+            brake: args.spec.brake.clone(),
             faults: args.faults.clone(),
         },
         sup.clone(),
@@ -390,6 +391,7 @@ async fn spawn_pipeline(
         MapperArgs {
             store: args.store.clone(),
             writer: writer.clone(),
+            timezone: args.spec.timezone,
             faults: args.faults.clone(),
         },
         sup.clone(),

@@ -248,6 +248,13 @@ pub struct EmploymentRow {
         deserialize_with = "opt_text"
     )]
     pub supervisor_id: Option<String>,
+    #[serde(
+        default,
+        rename = "supervisorCompanyID",
+        alias = "supervisorCompanyId",
+        deserialize_with = "opt_text"
+    )]
+    pub supervisor_company_id: Option<String>,
 }
 
 impl EmploymentRow {
@@ -331,12 +338,31 @@ pub struct Person {
     pub email: Option<String>,
 }
 
-/// Demographics keyed by (company id, employee id).
-pub type People = HashMap<(String, String), Person>;
+/// Demographics keyed by (company id, employee id), and the set of employee ids.
+#[derive(Debug, Clone, Default)]
+pub struct People {
+    by_key: HashMap<(String, String), Person>,
+    ids: std::collections::HashSet<String>,
+}
+
+impl People {
+    /// The person of one employment.
+    pub fn get(&self, company_id: &str, employee_id: &str) -> Option<&Person> {
+        self.by_key.get(&(company_id.to_string(), employee_id.to_string()))
+    }
+
+    /// Whether a supervisor is in the roster: by (company, employee id) when the company is
+    /// given and matches, else by employee id alone (supervisor company ids are not always
+    /// filled in or consistent).
+    pub fn has_supervisor(&self, company_id: Option<&str>, employee_id: &str) -> bool {
+        company_id.is_some_and(|c| self.get(c, employee_id).is_some()) || self.ids.contains(employee_id)
+    }
+}
 
 /// Builds the join table from demographic rows.
 pub fn people(rows: Vec<DemographicRow>) -> People {
-    rows.into_iter()
+    let by_key: HashMap<(String, String), Person> = rows
+        .into_iter()
         .filter_map(|r| {
             Some((
                 (r.company_id?, r.employee_id?),
@@ -348,7 +374,9 @@ pub fn people(rows: Vec<DemographicRow>) -> People {
                 },
             ))
         })
-        .collect()
+        .collect();
+    let ids = by_key.keys().map(|(_, e)| e.clone()).collect();
+    People { by_key, ids }
 }
 
 /// Joins one employment row with its person and the lookups; None when the row lacks its
@@ -356,7 +384,11 @@ pub fn people(rows: Vec<DemographicRow>) -> People {
 pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_level: u8) -> Option<Employee> {
     let company_id = row.company_id.clone()?;
     let employee_id = row.employee_id.clone()?;
-    let person = people.get(&(company_id.clone(), employee_id.clone()));
+    let person = people.get(&company_id, &employee_id);
+    let supervisor_in_roster = row
+        .supervisor_id
+        .as_ref()
+        .is_some_and(|s| people.has_supervisor(row.supervisor_company_id.as_deref().or(Some(&company_id)), s));
     let job_title = row
         .job_title
         .clone()
@@ -382,6 +414,7 @@ pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_l
         work_location: row.primary_work_location_code,
         status: row.employee_status_code.unwrap_or_default(),
         termination_date: row.date_of_termination,
+        supervisor_in_roster,
         supervisor_id: row.supervisor_id,
     })
 }
@@ -494,7 +527,7 @@ mod tests {
                 title: Some("Engineer II".into()),
             }],
         );
-        let e = join(row, &People::new(), &lookups, 2).unwrap();
+        let e = join(row, &People::default(), &lookups, 2).unwrap();
         assert_eq!(e.job_title.as_deref(), Some("Engineer II"));
         assert_eq!(e.department.as_deref(), Some("Research"));
         assert_eq!(e.email, None);

@@ -11,6 +11,7 @@
 //! confirmation was lost adopts the user instead of duplicating it. Managers that do not
 //! exist in the app yet are linked in a second pass after the last page.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -18,12 +19,13 @@ use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
+use crate::brake::{deactivation_brake, roster_guard, BrakeSpec, Held, HeldDeactivation};
 use crate::error::{ScimError, StoreError};
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::fetcher::FetcherMsg;
-use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure};
+use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
 use crate::scim::ScimClient;
-use crate::store::{EmployeeState, ProgressStore};
+use crate::store::{Cursor, EmployeeState, ProgressStore};
 use crate::tenant::TenantMsg;
 
 /// Messages the writer receives.
@@ -42,6 +44,8 @@ pub struct WriterArgs {
     pub tenant: ActorRef<TenantMsg>,
     /// Writes in flight at once.
     pub concurrency: usize,
+    /// Deactivation brake and shrunken-roster guard.
+    pub brake: BrakeSpec,
     /// Test-only panic points.
     pub faults: Option<Arc<FaultHook>>,
 }
@@ -52,11 +56,16 @@ pub struct WriterState {
     run_id: Option<u64>,
     /// A run that failed here: its remaining pages are dropped.
     aborted_run: Option<u64>,
+    /// Employee ids read in this run (deactivation by absence).
+    seen: HashSet<String>,
+    /// Whether this writer saw the run from its first page: only then is `seen` the whole
+    /// roster, and absence a reason to deactivate.
+    complete_read: bool,
 }
 
 /// Why one change did not apply.
 #[derive(Debug)]
-enum WriteError {
+pub enum WriteError {
     /// The app refused or failed; fatal for the run when `is_fatal_for_run`.
     Scim(ScimError),
     /// The record cannot be applied as it is (e.g. userName owned by another employee).
@@ -91,6 +100,8 @@ impl Actor for Writer {
             args,
             run_id: None,
             aborted_run: None,
+            seen: HashSet::new(),
+            complete_read: false,
         })
     }
 
@@ -106,7 +117,11 @@ impl Actor for Writer {
             debug!(tenant = %plan.run.tenant, run = run_id, page = plan.index, "dropping page of a failed run");
             return Ok(());
         }
-        state.run_id = Some(run_id);
+        if state.run_id != Some(run_id) {
+            state.run_id = Some(run_id);
+            state.seen.clear();
+            state.complete_read = plan.index == 1;
+        }
         apply_page(plan, state).await
     }
 }
@@ -128,8 +143,10 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
         .collect()
         .await;
 
+    state.seen.extend(plan.seen);
     let mut counts = Counts {
         unchanged: plan.unchanged,
+        read: plan.read,
         ..Counts::default()
     };
     let mut failures = plan.failures;
@@ -178,21 +195,128 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     });
 
     if plan.last {
-        let (link_counts, link_failures) = link_managers(scim, store.as_ref(), state.args.concurrency).await?;
-        store.flush().await?;
-        let mut counts = cursor.counts;
-        counts.add(&link_counts);
-        let mut failures = cursor.failures;
-        failures.extend(link_failures);
-        counts.failed = failures.len() as u64;
-        info!(tenant = %plan.run.tenant, run = plan.run.run_id, pages = cursor.pages_committed, "roster applied");
-        state.args.tenant.cast(TenantMsg::RunCompleted {
-            run: plan.run,
-            counts,
-            failures,
-            pages: cursor.pages_committed,
-        })?;
+        close_run(plan.run, cursor, state).await?;
     }
+    Ok(())
+}
+
+/// After the last page: links pending managers, checks the roster, adds deactivations by
+/// absence, then applies the run's deactivations or holds them when the brake trips.
+async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
+    let store = state.args.store.clone();
+    let scim = &state.args.scim;
+    let concurrency = state.args.concurrency;
+    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), concurrency).await?;
+    let mut counts = cursor.counts;
+    counts.add(&link_counts);
+    let mut failures = cursor.failures;
+    failures.extend(link_failures);
+
+    if let Some(reason) = roster_guard(counts.read, store.last_roster_size()?, &state.args.brake) {
+        // Nothing is deactivated on an untrustworthy read; the next run plans them again.
+        for (id, _) in store.pending_deactivations()? {
+            store.remove_pending_deactivation(&id)?;
+        }
+        store.flush().await?;
+        warn!(tenant = %run.tenant, run = run.run_id, %reason, "roster guard tripped");
+        state.args.tenant.cast(TenantMsg::RunFailed {
+            run,
+            error: reason,
+            auth: false,
+        })?;
+        return Ok(());
+    }
+    let employees: HashMap<String, EmployeeState> = store.employees()?.into_iter().collect();
+    let active = employees.values().filter(|s| s.active).count() as u64;
+    if state.complete_read {
+        for (id, s) in &employees {
+            if s.active && !state.seen.contains(id) {
+                store.add_pending_deactivation(id, "absent from the UKG roster")?;
+            }
+        }
+        store.set_last_roster_size(counts.read)?;
+    }
+    let pending: Vec<(String, String)> = store
+        .pending_deactivations()?
+        .into_iter()
+        .filter(|(id, _)| employees.get(id).is_some_and(|s| s.active))
+        .collect();
+    if let Some(reason) = deactivation_brake(pending.len() as u64, active, &state.args.brake) {
+        let held = Held {
+            run_id: run.run_id,
+            reason: reason.clone(),
+            deactivations: pending
+                .iter()
+                .map(|(id, why)| HeldDeactivation {
+                    employee_id: id.clone(),
+                    app_id: employees[id].app_id.clone(),
+                    reason: why.clone(),
+                })
+                .collect(),
+        };
+        store.set_held(Some(&held))?;
+        for (id, _) in store.pending_deactivations()? {
+            store.remove_pending_deactivation(&id)?;
+        }
+        counts.held = held.deactivations.len() as u64;
+        warn!(tenant = %run.tenant, run = run.run_id, held = counts.held, %reason, "deactivation brake tripped; deactivations held for approval");
+    } else {
+        let results: Vec<(String, Result<(), WriteError>)> = futures::stream::iter(pending)
+            .map(|(id, _)| {
+                let store = store.clone();
+                let state = employees.get(&id).cloned();
+                async move {
+                    let result = match state {
+                        Some(s) => deactivate(scim, store.as_ref(), &id, s).await,
+                        None => Ok(()),
+                    };
+                    (id, result)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        for (employee_id, result) in results {
+            match result {
+                Ok(()) => counts.deactivated += 1,
+                Err(WriteError::Store(e)) => return Err(e.into()),
+                Err(WriteError::Scim(e)) => failures.push(RecordFailure {
+                    employee_id,
+                    reason: format!("deactivation failed: {e}"),
+                }),
+                Err(WriteError::Record(reason)) => failures.push(RecordFailure { employee_id, reason }),
+            }
+        }
+    }
+    store.flush().await?;
+    counts.failed = failures.len() as u64;
+    info!(tenant = %run.tenant, run = run.run_id, pages = cursor.pages_committed, "roster applied");
+    state.args.tenant.cast(TenantMsg::RunCompleted {
+        run,
+        counts,
+        failures,
+        pages: cursor.pages_committed,
+    })?;
+    Ok(())
+}
+
+/// Deactivates one user (PATCH active=false) and records it; the pending entry goes either way
+/// (a failed one is planned again next run).
+pub async fn deactivate(
+    scim: &ScimClient,
+    store: &dyn ProgressStore,
+    employee_id: &str,
+    mut state: EmployeeState,
+) -> Result<(), WriteError> {
+    let result = scim.set_active(&state.app_id, false).await;
+    store.remove_pending_deactivation(employee_id)?;
+    result?;
+    state.active = false;
+    if let Some(u) = state.user.as_mut() {
+        u.active = false;
+    }
+    state.applied_at = Utc::now();
+    store.put_employee(employee_id, &state)?;
     Ok(())
 }
 
@@ -207,7 +331,7 @@ async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem
     let manager_app = resolve_manager(store, &user)?;
     let mut counts = Counts::default();
     // The manager as linked in the app after this write.
-    let mut linked = if manager_app.is_some() {
+    let linked = if manager_app.is_some() {
         user.manager_external_id.clone()
     } else {
         None
@@ -239,11 +363,10 @@ async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem
             }
             id
         }
-        Action::Deactivate { app_id } => {
-            scim.set_active(&app_id, false).await?;
-            counts.deactivated += 1;
-            linked = prior.as_ref().and_then(|p| p.manager.clone());
-            app_id
+        Action::Deactivate { .. } => {
+            // Counted and applied after the last page, when the brake can see them all.
+            store.add_pending_deactivation(&user.external_id, "terminated in UKG")?;
+            return Ok(counts);
         }
         Action::LinkManager { app_id } => {
             match (&manager_app, &user.manager_external_id) {
@@ -272,16 +395,41 @@ fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) 
         hash: hash.to_string(),
         active: user.active,
         manager,
+        user: Some(user.clone()),
         applied_at: Utc::now(),
     }
 }
 
-/// The app id of the user's manager, when the manager has been written to the app.
+/// The app id of the user's manager, when the manager has been written to the app and the
+/// link would not close a cycle (those are left to the second pass, which reports them).
 fn resolve_manager(store: &dyn ProgressStore, user: &AppUser) -> Result<Option<String>, StoreError> {
-    match &user.manager_external_id {
-        Some(m) => Ok(store.employee(m)?.map(|s| s.app_id)),
-        None => Ok(None),
+    let Some(m) = &user.manager_external_id else {
+        return Ok(None);
+    };
+    if cycle_through(store, &user.external_id, m)?.is_some() {
+        return Ok(None);
     }
+    Ok(store.employee(m)?.map(|s| s.app_id))
+}
+
+/// The chain of managers from `manager` that leads back to `employee`, if linking them would
+/// make a cycle in the app (walking the links hrsync applied).
+fn cycle_through(store: &dyn ProgressStore, employee: &str, manager: &str) -> Result<Option<Vec<String>>, StoreError> {
+    let mut chain = vec![employee.to_string(), manager.to_string()];
+    let mut current = manager.to_string();
+    for _ in 0..1000 {
+        if current == employee {
+            return Ok(Some(chain));
+        }
+        match store.employee(&current)?.and_then(|s| s.manager) {
+            Some(next) => {
+                chain.push(next.clone());
+                current = next;
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// Adopts the app user that already carries this externalId (or this userName and no
@@ -358,6 +506,13 @@ async fn link_one(
     scim: &ScimClient,
     store: &dyn ProgressStore,
 ) -> Result<bool, WriteError> {
+    if let Some(chain) = cycle_through(store, employee_id, manager_id)? {
+        store.remove_pending_link(employee_id)?;
+        return Err(WriteError::Record(format!(
+            "manager link skipped: it would make a cycle ({}); correct the supervisors in UKG",
+            chain.join(" → ")
+        )));
+    }
     let state = store.employee(employee_id)?;
     let manager = store.employee(manager_id)?;
     let result = match (state, manager) {

@@ -34,6 +34,8 @@ fn spec(id: &str, ukg: &UkgSim, app: &ScimSim, page_size: u32, concurrency: usiz
         schedule: Duration::from_secs(3600),
         technical_contact: "it@sup.example".into(),
         quarantine_after: 3,
+        timezone: chrono_tz::Tz::UTC,
+        brake: Default::default(),
         ukg: UkgSpec {
             base_url: ukg.base_url(),
             username: "svc".into(),

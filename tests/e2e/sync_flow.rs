@@ -178,6 +178,7 @@ async fn hire_department_manager_termination_and_rehire_each_land() {
     lead.last_name = "Hopper".into();
     lead.email = Some("Grace.Hopper@globex.example".into());
     lead.supervisor_id = Some(boss.employee_id.clone());
+    lead.supervisor_company_id = Some(boss.company_id.clone());
     let mut hire = lead.clone();
     hire.employee_id = "AANEWHIRE1".into();
     hire.employee_number = "000777002".into();
@@ -185,6 +186,7 @@ async fn hire_department_manager_termination_and_rehire_each_land() {
     hire.last_name = "Turing".into();
     hire.email = Some("alan.turing@globex.example".into());
     hire.supervisor_id = Some("ZZNEWLEAD1".into());
+    hire.supervisor_company_id = Some(boss.company_id.clone());
     ukg.hire(lead);
     ukg.hire(hire);
     let new_dept = data

@@ -1,0 +1,92 @@
+//! Benchmark: how much of its UKG request budget hrsync uses, and whether it ever exceeds it.
+//!
+//! Runs one real sync (the same supervised actors as `hrsync sync`) against the UKG Pro
+//! simulator and the in-process SCIM app, with `requests_per_second = R` towards UKG and a
+//! small page size so the run makes many requests, then reads the simulator's request log.
+//!
+//! ```sh
+//! cargo run --release --example rate_fidelity -- [RPS] [EMPLOYEES] [PAGE_SIZE]   # defaults 5 2000 20
+//! ```
+
+use std::time::{Duration, Instant};
+
+use hrsync::service::sync_once;
+use hrsync_actors::spec::{ScimSpec, TenantSpec, UkgSpec};
+use hrsync_actors::store::Store;
+use hrsync_actors::upstream::RetryPolicy;
+use hrsync_sim::{sample_roster, ScimSim, UkgSim, UkgSimConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<u32> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let rps = args.first().copied().unwrap_or(5);
+    let employees = args.get(1).copied().unwrap_or(2000) as usize;
+    let page_size = args.get(2).copied().unwrap_or(20);
+
+    let ukg = UkgSim::start(UkgSimConfig::new(
+        "svc",
+        "pw",
+        "KEY01",
+        sample_roster(employees, 1, "bench.example"),
+    ))
+    .await?;
+    let app = ScimSim::start("tok").await?;
+    let tenant = TenantSpec {
+        id: "bench".into(),
+        schedule: Duration::from_secs(86400),
+        technical_contact: "it@bench.example".into(),
+        quarantine_after: 3,
+        timezone: chrono_tz::Tz::UTC,
+        brake: Default::default(),
+        ukg: UkgSpec {
+            base_url: ukg.base_url(),
+            username: "svc".into(),
+            password: "pw".into(),
+            api_key: "KEY01".into(),
+            user_api_key: None,
+            page_size,
+            requests_per_second: rps,
+            burst: None,
+            department_org_level: 1,
+            timeout: Duration::from_secs(60),
+        },
+        scim: ScimSpec {
+            base_url: app.base_url(),
+            token: "tok".into(),
+            requests_per_second: 10_000,
+            burst: None,
+            concurrency: 8,
+            timeout: Duration::from_secs(60),
+        },
+    };
+    let started = Instant::now();
+    let summary = sync_once(Store::temporary()?, tenant, None, RetryPolicy::default()).await?;
+    let wall = started.elapsed();
+
+    let times: Vec<Instant> = ukg.requests().iter().map(|r| r.at).collect();
+    let span = times.last().copied().unwrap_or(started) - times.first().copied().unwrap_or(started);
+    let achieved = (times.len().saturating_sub(1)) as f64 / span.as_secs_f64().max(f64::EPSILON);
+    let worst = (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| **t - times[i] < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    println!("employees {employees}, page size {page_size}, UKG limit {rps} req/s (burst 1)");
+    println!(
+        "UKG requests seen by the simulator {} (hrsync counted {}; 2 x ceil(N/page), + 2 empty final pages when N is a multiple of the page size, + 2 lookups), outcome {:?}, wall {:.1}s",
+        times.len(),
+        summary.traffic.ukg_requests,
+        summary.outcome,
+        wall.as_secs_f64()
+    );
+    println!(
+        "achieved {achieved:.2} req/s = {:.1}% of the limit; most in any 1 s window: {worst} (ceiling {})",
+        100.0 * achieved / rps as f64,
+        rps + 1
+    );
+    Ok(())
+}
