@@ -6,17 +6,22 @@
 //! `TenantMsg::RunFailed` up when UKG cannot be read.
 //!
 //! A run first reads the lookups (org levels, jobs) and every page of
-//! employee-demographic-details (names and emails, joined on company id + employee id),
-//! then pages employment-details from the page after the committed cursor. Flow control:
+//! employee-demographic-details (names and emails, joined on company id + employee id) —
+//! the whole roster, so an empty or sharply shrunken one fails the run before anything is
+//! written — then pages employment-details from the page after the committed cursor. Flow control:
 //! at most [`MAX_IN_FLIGHT`] pages are between the fetcher and the writer's commit, so memory
 //! stays flat whatever the roster size (ractor mailboxes are unbounded).
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
+use std::sync::Arc;
+
+use crate::brake::{roster_guard, BrakeSpec};
 use crate::error::UkgError;
 use crate::mapper::MapperMsg;
 use crate::model::{Page, RecordFailure, RunCtx};
+use crate::store::ProgressStore;
 use crate::tenant::TenantMsg;
 use crate::ukg::{self, DemographicRow, EmploymentRow, JobRow, Lookups, OrgLevelRow, People, UkgClient};
 
@@ -42,6 +47,9 @@ pub struct FetcherArgs {
     pub department_org_level: u8,
     pub mapper: ActorRef<MapperMsg>,
     pub tenant: ActorRef<TenantMsg>,
+    /// For the shrunken-roster guard (the last complete roster size).
+    pub store: Arc<dyn ProgressStore>,
+    pub brake: BrakeSpec,
 }
 
 pub struct FetcherState {
@@ -86,6 +94,18 @@ impl Actor for Fetcher {
                 info!(tenant = %run.tenant, run = run.run_id, resume_after, "reading lookups and demographics");
                 match read_reference_data(&state.args.client).await {
                     Ok((people, lookups)) => {
+                        // The demographics are the whole roster: refuse an empty or shrunken
+                        // one before anything is written.
+                        let last = state.args.store.last_roster_size()?;
+                        if let Some(reason) = roster_guard(people.len() as u64, last, &state.args.brake) {
+                            warn!(tenant = %run.tenant, run = run.run_id, %reason, "roster guard tripped");
+                            state.args.tenant.cast(TenantMsg::RunFailed {
+                                run,
+                                error: reason,
+                                auth: false,
+                            })?;
+                            return Ok(());
+                        }
                         state.run = Some(ActiveRun {
                             ctx: run,
                             people,

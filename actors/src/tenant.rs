@@ -412,6 +412,8 @@ async fn spawn_pipeline(
             department_org_level: args.spec.ukg.department_org_level,
             mapper: mapper.clone(),
             tenant: myself.clone(),
+            store: args.store.clone(),
+            brake: args.spec.brake.clone(),
         },
         sup,
     )

@@ -346,6 +346,15 @@ pub struct People {
 }
 
 impl People {
+    /// Number of employments in the roster.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
     /// The person of one employment.
     pub fn get(&self, company_id: &str, employee_id: &str) -> Option<&Person> {
         self.by_key.get(&(company_id.to_string(), employee_id.to_string()))

@@ -7,6 +7,7 @@ mod config_errors;
 mod crash;
 mod proxy;
 mod resilience;
+mod safety;
 mod secrets;
 mod service;
 mod sync_flow;
