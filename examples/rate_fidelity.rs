@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         quarantine_after: 3,
         timezone: chrono_tz::Tz::UTC,
         brake: Default::default(),
+        mapping: Default::default(),
         ukg: UkgSpec {
             base_url: ukg.base_url(),
             username: "svc".into(),

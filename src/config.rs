@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hrsync_actors::brake::BrakeSpec;
-use hrsync_actors::spec::{ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use hrsync_actors::expr::Expr;
+use hrsync_actors::mapping::check_mapping_entry;
+use hrsync_actors::spec::{MappingSpec, ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
 use hrsync_actors::upstream::RetryPolicy;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -314,8 +316,16 @@ struct RawTenant {
     max_deactivation_percent: Option<Value>,
     max_deactivations: Option<Value>,
     min_roster_percent: Option<Value>,
+    mapping: Option<RawMapping>,
     ukg: Option<RawUkg>,
     scim: Option<RawScim>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawMapping {
+    active_statuses: Option<Value>,
+    attributes: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -601,6 +611,10 @@ impl Ctx<'_> {
                 )?
                 .map_or(defaults.min_roster_percent, |v| v as u32),
         };
+        let mapping = match &raw.mapping {
+            None => MappingSpec::default(),
+            Some(m) => self.mapping(&format!("{t}.mapping"), m)?,
+        };
         let Some(ukg) = &raw.ukg else {
             return Err(self.err(
                 format!("{t}.ukg"),
@@ -622,8 +636,48 @@ impl Ctx<'_> {
             quarantine_after,
             timezone,
             brake,
+            mapping,
             ukg,
             scim,
+        })
+    }
+
+    /// `[tenants.mapping]`: status codes that count as active, and attribute expressions.
+    fn mapping(&self, t: &str, raw: &RawMapping) -> Result<MappingSpec, ConfigError> {
+        let key = format!("{t}.active_statuses");
+        let expected = "a list of UKG status codes such as [\"A\", \"L\"]";
+        let active_statuses = match &raw.active_statuses {
+            None => None,
+            Some(Value::Array(items)) if !items.is_empty() => Some(
+                items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                        other => Err(self.err(&key, format!("expected {expected}, got {}", describe(other)))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(other) => return Err(self.err(&key, format!("expected {expected}, got {}", describe(other)))),
+        };
+        let mut attributes = Vec::new();
+        for (path, v) in raw.attributes.iter().flatten() {
+            let key = format!("{t}.attributes.\"{path}\"");
+            let Value::String(src) = v else {
+                return Err(self.err(
+                    &key,
+                    format!(
+                        "expected an expression such as \"{{jobDescription}}\" (a quoted string), got {}",
+                        describe(v)
+                    ),
+                ));
+            };
+            let expr = Expr::parse(src).map_err(|m| self.err(&key, m))?;
+            check_mapping_entry(path, &expr).map_err(|m| self.err(&key, m))?;
+            attributes.push((path.clone(), expr));
+        }
+        Ok(MappingSpec {
+            active_statuses,
+            attributes,
         })
     }
 
@@ -1989,6 +2043,40 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             example.notices.is_empty(),
             "the example should need no notice: {:?}",
             example.notices
+        );
+    }
+
+    #[test]
+    fn tenant_mappings_are_parsed_and_checked() {
+        let base = with_tenant(|t| t.to_string());
+        let add = |extra: &str| base.replace("[tenants.ukg]", &format!("{extra}\n[tenants.ukg]"));
+        let s = parse(
+            &add("[tenants.mapping]\nactive_statuses = [\"A\", \"L\"]\n[tenants.mapping.attributes]\ntitle = \"first_non_empty(jobDescription, jobTitle)\"\n\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\" = \"{orgLevel3Code}\"\n"),
+            Path::new("config/hrsync.toml"),
+            &env,
+        )
+        .unwrap();
+        let m = &s.tenants[0].mapping;
+        assert_eq!(
+            m.active_statuses.as_deref(),
+            Some(&["A".to_string(), "L".to_string()][..])
+        );
+        assert_eq!(m.attributes.len(), 2);
+        let e = parse_err(&add("[tenants.mapping.attributes]\ntitle = \"{ssn}\"\n"));
+        assert!(
+            e.contains("tenants[0].mapping.attributes.\"title\"") && e.contains("sensitive"),
+            "{e}"
+        );
+        let e = parse_err(&add(
+            "[tenants.mapping.attributes]\nexternalId = \"{employeeNumber}\"\n",
+        ));
+        assert!(e.contains("set by hrsync"), "{e}");
+        let e = parse_err(&add("[tenants.mapping.attributes]\ntitle = \"lowercase(jobTitle\"\n"));
+        assert!(e.contains("expected ',' or ')'"), "{e}");
+        let e = parse_err(&add("[tenants.mapping]\nactive_statuses = \"A\"\n"));
+        assert!(
+            e.contains("active_statuses") && e.contains("a list of UKG status codes"),
+            "{e}"
         );
     }
 }

@@ -8,6 +8,7 @@
 pub mod approve;
 pub mod brake;
 pub mod error;
+pub mod expr;
 pub mod faults;
 pub mod mapping;
 pub mod model;

@@ -17,6 +17,7 @@ use tracing::debug;
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::mapping::{content_hash, map_employee};
 use crate::model::{Action, Page, PagePlan, PlanItem, RecordFailure};
+use crate::spec::MappingSpec;
 use crate::store::ProgressStore;
 use crate::writer::WriterMsg;
 
@@ -34,6 +35,8 @@ pub struct MapperArgs {
     pub writer: ActorRef<WriterMsg>,
     /// The tenant's time zone (for effective dates).
     pub timezone: chrono_tz::Tz,
+    /// The tenant's changes to the default mapping.
+    pub mapping: MappingSpec,
     /// Test-only panic points.
     pub faults: Option<Arc<FaultHook>>,
 }
@@ -74,7 +77,13 @@ impl Actor for Mapper {
             });
         }
         let today = Utc::now().with_timezone(&state.args.timezone).date_naive();
-        let plan = plan_page(page, state.args.store.as_ref(), today, &mut state.emails)?;
+        let plan = plan_page(
+            page,
+            state.args.store.as_ref(),
+            today,
+            &state.args.mapping,
+            &mut state.emails,
+        )?;
         debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, changes = plan.items.len(), unchanged = plan.unchanged, failures = plan.failures.len(), "page planned");
         state.args.writer.cast(WriterMsg::Apply(plan))?;
         Ok(())
@@ -93,6 +102,7 @@ pub fn plan_page(
     page: Page,
     store: &dyn ProgressStore,
     today: NaiveDate,
+    mapping: &MappingSpec,
     emails: &mut Emails,
 ) -> Result<PagePlan, crate::error::StoreError> {
     if emails.run_id != page.run.run_id {
@@ -101,7 +111,7 @@ pub fn plan_page(
             owners: HashMap::new(),
         };
     }
-    let planned = plan_employees(&page.employees, page.failures, store, today, emails)?;
+    let planned = plan_employees(&page.employees, page.failures, store, today, mapping, emails)?;
     Ok(PagePlan {
         run: page.run,
         index: page.index,
@@ -131,6 +141,7 @@ pub fn plan_employees(
     mut failures: Vec<RecordFailure>,
     store: &dyn ProgressStore,
     today: NaiveDate,
+    mapping: &MappingSpec,
     emails: &mut Emails,
 ) -> Result<Planned, crate::error::StoreError> {
     let mut items = Vec::new();
@@ -139,7 +150,7 @@ pub fn plan_employees(
     let seen = employees.iter().map(|e| e.employee_id.clone()).collect();
     for employee in employees {
         let id = &employee.employee_id;
-        let mut user = match map_employee(employee, today) {
+        let mut user = match map_employee(employee, today, mapping) {
             Ok(u) => u,
             Err(e) => {
                 failures.push(RecordFailure {

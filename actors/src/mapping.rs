@@ -8,12 +8,18 @@
 //! org level N description → enterprise `department`; employeeNumber → enterprise
 //! `employeeNumber`; supervisorID → enterprise `manager`; primaryWorkLocationCode → work
 //! address; employeeStatusCode → `active` (`T` inactive, anything else active).
+//!
+//! A tenant's `[tenants.mapping]` changes it: `active_statuses`, and `attributes`, SCIM path
+//! → expression (see `expr`), applied over the defaults.
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::expr::Expr;
 use crate::model::{AppUser, Employee};
+use crate::spec::MappingSpec;
+use crate::ukg::is_sensitive;
 
 /// Why an employee cannot be synced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,58 +32,194 @@ pub enum MapError {
     MissingFirstName,
     #[error("no last name in UKG; add it in UKG")]
     MissingLastName,
+    #[error("the tenant's mapping gives no value for {0}; check the mapping and the record's data in UKG")]
+    MissingMapped(String),
+}
+
+/// The enterprise extension's attribute prefix in mapping paths.
+pub const ENTERPRISE_PREFIX: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:";
+
+/// SCIM attribute paths a tenant's mapping may set.
+pub const MAPPABLE: [&str; 21] = [
+    "userName",
+    "name.givenName",
+    "name.familyName",
+    "name.middleName",
+    "name.honorificPrefix",
+    "name.honorificSuffix",
+    "displayName",
+    "nickName",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "profileUrl",
+    "emails",
+    "addresses",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
+];
+
+/// UKG fields (API names) a mapping may read: employment-details, demographics, and the
+/// resolved `department`. Sensitive fields are not among them.
+pub const UKG_FIELDS: [&str; 31] = [
+    "companyID",
+    "companyCode",
+    "employeeID",
+    "employeeNumber",
+    "jobTitle",
+    "jobDescription",
+    "primaryJobCode",
+    "orgLevel1Code",
+    "orgLevel2Code",
+    "orgLevel3Code",
+    "orgLevel4Code",
+    "primaryWorkLocationCode",
+    "employeeStatusCode",
+    "originalHireDate",
+    "lastHireDate",
+    "dateOfTermination",
+    "supervisorID",
+    "supervisorCompanyID",
+    "fullTimeOrPartTimeCode",
+    "hourlyOrSalaryCode",
+    "isHomeCompany",
+    "personId",
+    "firstName",
+    "middleName",
+    "lastName",
+    "preferredName",
+    "emailAddress",
+    "emailAddressAlternate",
+    "department",
+    "dateTimeCreated",
+    "dateTimeChanged",
+];
+
+/// Checks a mapping entry at start: the attribute may be set, the fields exist and are not
+/// sensitive. The error is the reason, for a message naming the key.
+pub fn check_mapping_entry(path: &str, expr: &Expr) -> Result<(), String> {
+    if !MAPPABLE.contains(&path) {
+        let reserved = [
+            "externalId",
+            "active",
+            "id",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        ];
+        if reserved.contains(&path) {
+            return Err(format!(
+                "{path} is set by hrsync itself and cannot be mapped (use active_statuses for active)"
+            ));
+        }
+        return Err(format!(
+            "{path} is not an attribute hrsync can set; expected one of {}",
+            MAPPABLE.join(", ")
+        ));
+    }
+    for f in expr.fields() {
+        if is_sensitive(f) {
+            return Err(format!("{f} is a sensitive HR field and is never read"));
+        }
+        if !UKG_FIELDS.contains(&f) {
+            return Err(format!(
+                "{f} is not a UKG field hrsync reads; expected one of {}",
+                UKG_FIELDS.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Maps one employee as of `today` (the tenant's local date: a termination dated in the
-/// future leaves the user active until that day).
-pub fn map_employee(e: &Employee, today: NaiveDate) -> Result<AppUser, MapError> {
-    let email = e.email.as_deref().map(str::trim).unwrap_or_default();
-    if email.is_empty() {
-        return Err(MapError::MissingEmail);
-    }
-    if !is_plausible_email(email) {
-        return Err(MapError::InvalidEmail(email.to_string()));
-    }
-    let email = email.to_lowercase();
-    let given = e
-        .preferred_name
-        .as_deref()
-        .or(e.first_name.as_deref())
-        .map(nfc)
-        .filter(|s| !s.is_empty())
-        .ok_or(MapError::MissingFirstName)?;
-    let family = e
-        .last_name
-        .as_deref()
-        .map(nfc)
-        .filter(|s| !s.is_empty())
-        .ok_or(MapError::MissingLastName)?;
-    let manager = e.supervisor_id.clone().filter(|m| *m != e.employee_id);
-    Ok(AppUser {
+/// future leaves the user active until that day), with the tenant's mapping applied over
+/// the default one.
+pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Result<AppUser, MapError> {
+    let text = |v: Option<&str>| v.map(nfc).unwrap_or_default();
+    let mut user = AppUser {
         external_id: e.employee_id.clone(),
-        user_name: email.clone(),
-        display_name: format!("{given} {family}"),
-        given_name: given,
-        family_name: family,
-        email,
+        user_name: String::new(),
+        given_name: text(e.preferred_name.as_deref().or(e.first_name.as_deref())),
+        family_name: text(e.last_name.as_deref()),
+        display_name: String::new(),
+        email: e.email.as_deref().map(str::trim).unwrap_or_default().to_string(),
         title: e.job_title.as_deref().map(nfc),
         department: e.department.as_deref().map(nfc),
         employee_number: e.employee_number.clone(),
         location: e.work_location.clone(),
-        active: is_active_on(e, today),
-        manager_external_id: manager,
-    })
+        active: is_active_on(e, today, spec.active_statuses.as_deref()),
+        manager_external_id: e.supervisor_id.clone().filter(|m| *m != e.employee_id),
+        extra: Default::default(),
+    };
+    for (path, expr) in &spec.attributes {
+        let value = expr.eval(&e.fields).map(|v| nfc(&v));
+        set_attribute(&mut user, path, value)?;
+    }
+    if user.email.is_empty() {
+        return Err(MapError::MissingEmail);
+    }
+    if !is_plausible_email(&user.email) {
+        return Err(MapError::InvalidEmail(user.email));
+    }
+    user.email = user.email.to_lowercase();
+    if user.user_name.is_empty() {
+        user.user_name = user.email.clone();
+    }
+    user.user_name = user.user_name.to_lowercase();
+    if user.given_name.is_empty() {
+        return Err(MapError::MissingFirstName);
+    }
+    if user.family_name.is_empty() {
+        return Err(MapError::MissingLastName);
+    }
+    if user.display_name.is_empty() {
+        user.display_name = format!("{} {}", user.given_name, user.family_name);
+    }
+    Ok(user)
 }
 
-/// Whether a UKG status code means the user should be active (`T` is terminated).
-pub fn is_active_status(code: &str) -> bool {
-    !code.trim().eq_ignore_ascii_case("T")
+/// Sets one mapped attribute; an empty value clears an optional one and fails a required one.
+fn set_attribute(user: &mut AppUser, path: &str, value: Option<String>) -> Result<(), MapError> {
+    let required = |v: Option<String>| v.ok_or_else(|| MapError::MissingMapped(path.to_string()));
+    match path {
+        "userName" => user.user_name = required(value)?,
+        "name.givenName" => user.given_name = required(value)?,
+        "name.familyName" => user.family_name = required(value)?,
+        "emails" => user.email = required(value)?,
+        "displayName" => user.display_name = value.unwrap_or_default(),
+        "title" => user.title = value,
+        "addresses" => user.location = value,
+        p if p == format!("{ENTERPRISE_PREFIX}department") => user.department = value,
+        p if p == format!("{ENTERPRISE_PREFIX}employeeNumber") => user.employee_number = value,
+        other => match value {
+            Some(v) => {
+                user.extra.insert(other.to_string(), v);
+            }
+            None => {
+                user.extra.remove(other);
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Whether a UKG status code means the user should be active: one of `active_statuses`
+/// when the tenant lists them, else anything but `T` (terminated).
+pub fn is_active_status(code: &str, active_statuses: Option<&[String]>) -> bool {
+    let code = code.trim();
+    match active_statuses {
+        Some(list) => list.iter().any(|s| s.eq_ignore_ascii_case(code)),
+        None => !code.eq_ignore_ascii_case("T"),
+    }
 }
 
 /// Whether the employee should be active on `today`: terminated employees stay active until
 /// their termination date (effective dates are acted on, not anticipated).
-pub fn is_active_on(e: &Employee, today: NaiveDate) -> bool {
-    is_active_status(&e.status) || e.termination_date.is_some_and(|d| d > today)
+pub fn is_active_on(e: &Employee, today: NaiveDate, active_statuses: Option<&[String]>) -> bool {
+    is_active_status(&e.status, active_statuses) || e.termination_date.is_some_and(|d| d > today)
 }
 
 /// Content hash of the user's attributes, manager excluded (manager links are tracked
@@ -128,6 +270,15 @@ mod tests {
             termination_date: None,
             supervisor_id: Some("E0".into()),
             supervisor_in_roster: true,
+            fields: [
+                ("firstName", "Zoe"),
+                ("lastName", "Smith"),
+                ("orgLevel3Code", "CC-7"),
+                ("emailAddress", "zoe@alt.example"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         }
     }
 
@@ -137,7 +288,7 @@ mod tests {
 
     #[test]
     fn maps_names_email_and_manager() {
-        let u = map_employee(&employee(), today()).unwrap();
+        let u = map_employee(&employee(), today(), &MappingSpec::default()).unwrap();
         assert_eq!(u.given_name, "Zoë"); // NFC: one code point
         assert_eq!(u.given_name.chars().count(), 3);
         assert_eq!(u.family_name, "Smith");
@@ -151,7 +302,7 @@ mod tests {
         let mut e = employee();
         e.preferred_name = Some("Zed".into());
         e.status = "T".into();
-        let u = map_employee(&e, today()).unwrap();
+        let u = map_employee(&e, today(), &MappingSpec::default()).unwrap();
         assert_eq!(u.display_name, "Zed Smith");
         assert!(!u.active);
     }
@@ -161,39 +312,119 @@ mod tests {
         let mut e = employee();
         e.status = "T".into();
         e.termination_date = NaiveDate::from_ymd_opt(2026, 12, 1);
-        assert!(map_employee(&e, today()).unwrap().active, "before the date");
         assert!(
-            !map_employee(&e, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
-                .unwrap()
-                .active,
+            map_employee(&e, today(), &MappingSpec::default()).unwrap().active,
+            "before the date"
+        );
+        assert!(
+            !map_employee(
+                &e,
+                NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                &MappingSpec::default()
+            )
+            .unwrap()
+            .active,
             "on the date"
         );
         e.termination_date = None;
-        assert!(!map_employee(&e, today()).unwrap().active, "no date: at once");
+        assert!(
+            !map_employee(&e, today(), &MappingSpec::default()).unwrap().active,
+            "no date: at once"
+        );
     }
 
     #[test]
     fn bad_records_get_precise_reasons() {
         let mut e = employee();
         e.email = None;
-        assert_eq!(map_employee(&e, today()), Err(MapError::MissingEmail));
+        assert_eq!(
+            map_employee(&e, today(), &MappingSpec::default()),
+            Err(MapError::MissingEmail)
+        );
         e.email = Some("not an email".into());
-        assert!(matches!(map_employee(&e, today()), Err(MapError::InvalidEmail(_))));
+        assert!(matches!(
+            map_employee(&e, today(), &MappingSpec::default()),
+            Err(MapError::InvalidEmail(_))
+        ));
         let mut e = employee();
         e.last_name = Some("  ".into());
-        assert_eq!(map_employee(&e, today()), Err(MapError::MissingLastName));
+        assert_eq!(
+            map_employee(&e, today(), &MappingSpec::default()),
+            Err(MapError::MissingLastName)
+        );
+    }
+
+    #[test]
+    fn tenant_mapping_overrides_and_adds_attributes() {
+        let spec = MappingSpec {
+            active_statuses: Some(vec!["A".into()]),
+            attributes: vec![
+                (
+                    "userName".into(),
+                    Expr::parse(r#"lowercase("{firstName}.{lastName}@acme.example")"#).unwrap(),
+                ),
+                (
+                    format!("{ENTERPRISE_PREFIX}costCenter"),
+                    Expr::parse("{orgLevel3Code}").unwrap(),
+                ),
+                ("title".into(), Expr::parse("{jobDescription}").unwrap()),
+                ("nickName".into(), Expr::parse("Zed").unwrap()),
+            ],
+        };
+        let mut e = employee();
+        let u = map_employee(&e, today(), &spec).unwrap();
+        assert_eq!(u.user_name, "zoe.smith@acme.example");
+        assert_eq!(u.extra[&format!("{ENTERPRISE_PREFIX}costCenter")], "CC-7");
+        assert_eq!(u.extra["nickName"], "Zed");
+        assert_eq!(u.title, None, "no jobDescription: the default is cleared, not kept");
+        e.status = "L".into();
+        assert!(
+            !map_employee(&e, today(), &spec).unwrap().active,
+            "only A counts as active here"
+        );
+        let required = MappingSpec {
+            active_statuses: None,
+            attributes: vec![("userName".into(), Expr::parse("{middleName}").unwrap())],
+        };
+        assert_eq!(
+            map_employee(&e, today(), &required),
+            Err(MapError::MissingMapped("userName".into()))
+        );
+    }
+
+    #[test]
+    fn mapping_entries_are_checked_at_start() {
+        let ok = Expr::parse("{orgLevel3Code}").unwrap();
+        assert!(check_mapping_entry("nickName", &ok).is_ok());
+        assert!(check_mapping_entry("externalId", &ok)
+            .unwrap_err()
+            .contains("set by hrsync"));
+        assert!(check_mapping_entry("shoeSize", &ok)
+            .unwrap_err()
+            .contains("not an attribute"));
+        assert!(check_mapping_entry("title", &Expr::parse("{ssn}").unwrap())
+            .unwrap_err()
+            .contains("sensitive"));
+        assert!(check_mapping_entry("title", &Expr::parse("{jobTitel}").unwrap())
+            .unwrap_err()
+            .contains("not a UKG field"));
     }
 
     #[test]
     fn self_manager_is_dropped() {
         let mut e = employee();
         e.supervisor_id = Some("E1".into());
-        assert_eq!(map_employee(&e, today()).unwrap().manager_external_id, None);
+        assert_eq!(
+            map_employee(&e, today(), &MappingSpec::default())
+                .unwrap()
+                .manager_external_id,
+            None
+        );
     }
 
     #[test]
     fn hash_ignores_manager_but_not_attributes() {
-        let a = map_employee(&employee(), today()).unwrap();
+        let a = map_employee(&employee(), today(), &MappingSpec::default()).unwrap();
         let mut b = a.clone();
         b.manager_external_id = Some("E9".into());
         assert_eq!(content_hash(&a), content_hash(&b));

@@ -35,6 +35,9 @@ pub struct Employee {
     pub supervisor_id: Option<String>,
     /// Whether the manager is in the roster (demographics) at all.
     pub supervisor_in_roster: bool,
+    /// Every non-sensitive UKG field by API name (employment and demographics, plus the
+    /// resolved `department`), for configured mappings.
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// The user hrsync wants the app to hold for one employee (the mapping's output).
@@ -53,6 +56,10 @@ pub struct AppUser {
     pub active: bool,
     /// The manager's UKG employee id (resolved to an app id at write time).
     pub manager_external_id: Option<String>,
+    /// Attributes added by the tenant's mapping, by SCIM path (e.g. `nickName`,
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, String>,
 }
 
 /// What the writer must do for one employee.

@@ -87,7 +87,14 @@ pub async fn plan(tenant: &TenantSpec, store: &dyn ProgressStore, ukg: &UkgClien
         }
     }
     let today = Utc::now().with_timezone(&tenant.timezone).date_naive();
-    let planned = plan_employees(&employees, failures, store, today, &mut Emails::default())?;
+    let planned = plan_employees(
+        &employees,
+        failures,
+        store,
+        today,
+        &tenant.mapping,
+        &mut Emails::default(),
+    )?;
 
     let mut report = PlanReport {
         tenant: tenant.id.clone(),

@@ -275,6 +275,15 @@ pub fn user_resource(user: &AppUser, manager_id: Option<&str>) -> Value {
     if let Some(l) = &user.location {
         resource["addresses"] = json!([{"type": "work", "formatted": l, "primary": true}]);
     }
+    for (path, value) in &user.extra {
+        if let Some(attr) = path.strip_prefix(crate::mapping::ENTERPRISE_PREFIX) {
+            resource[ENTERPRISE_SCHEMA][attr] = json!(value);
+        } else if let Some((outer, inner)) = path.split_once('.') {
+            resource[outer][inner] = json!(value);
+        } else {
+            resource[path.as_str()] = json!(value);
+        }
+    }
     resource
 }
 
@@ -341,6 +350,14 @@ mod tests {
             location: None,
             active: true,
             manager_external_id: Some("E0".into()),
+            extra: [
+                (
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter".to_string(),
+                    "CC-7".to_string(),
+                ),
+                ("name.middleName".to_string(), "Q".to_string()),
+            ]
+            .into(),
         };
         let r = user_resource(&user, Some("app-7"));
         assert_eq!(r["externalId"], "E1");
@@ -348,5 +365,8 @@ mod tests {
         assert_eq!(r[ENTERPRISE_SCHEMA]["manager"]["value"], "app-7");
         assert_eq!(r["emails"][0]["type"], "work");
         assert!(r.get("addresses").is_none());
+        assert_eq!(r[ENTERPRISE_SCHEMA]["costCenter"], "CC-7");
+        assert_eq!(r["name"]["middleName"], "Q");
+        assert_eq!(r["name"]["givenName"], "Ana");
     }
 }

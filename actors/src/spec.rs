@@ -26,6 +26,8 @@ pub struct TenantSpec {
     pub timezone: chrono_tz::Tz,
     /// Deactivation brake and shrunken-roster guard.
     pub brake: crate::brake::BrakeSpec,
+    /// The tenant's changes to the default field mapping.
+    pub mapping: MappingSpec,
     /// Where the roster is read from.
     pub ukg: UkgSpec,
     /// Where users are written to.
@@ -95,4 +97,14 @@ pub enum SmtpTls {
     Tls,
     /// No encryption: accepted only towards a loopback host.
     None,
+}
+
+/// A tenant's changes to the default mapping (see `mapping`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MappingSpec {
+    /// Status codes that count as active (None: every code but `T`).
+    pub active_statuses: Option<Vec<String>>,
+    /// SCIM attribute path → expression, applied after the default mapping (overriding it
+    /// for the same attribute).
+    pub attributes: Vec<(String, crate::expr::Expr)>,
 }

@@ -392,6 +392,7 @@ async fn spawn_pipeline(
             store: args.store.clone(),
             writer: writer.clone(),
             timezone: args.spec.timezone,
+            mapping: args.spec.mapping.clone(),
             faults: args.faults.clone(),
         },
         sup.clone(),

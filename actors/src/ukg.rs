@@ -6,7 +6,7 @@
 //! aliases and empty→None; fields hrsync does not need (SSN, birth date, addresses) are not
 //! deserialized at all.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -211,6 +211,80 @@ fn permission_for(path: &str) -> &'static str {
     }
 }
 
+/// Substrings of field names that are never read (sensitive HR data), compared lower-case.
+pub const SENSITIVE: [&str; 15] = [
+    "ssn",
+    "birth",
+    "national",
+    "taxid",
+    "salary",
+    "pay",
+    "gender",
+    "ethnic",
+    "race",
+    "disab",
+    "veteran",
+    "marital",
+    "addressline",
+    "zip",
+    "homephone",
+];
+
+/// Whether a UKG field name is sensitive (never read, stored, logged or sent).
+pub fn is_sensitive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE.iter().any(|s| lower.contains(s))
+}
+
+/// The other fields of a row, as text, for configured mappings; sensitive fields are skipped
+/// without being read, and nested values are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct SafeFields(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for SafeFields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SafeFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SafeFields, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if is_sensitive(&key) {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                    if let Some(text) = map.next_value::<Option<Loose>>()?.and_then(Loose::into_text) {
+                        out.insert(key, text);
+                    }
+                }
+                Ok(SafeFields(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// Any JSON value; scalars become text, the rest is dropped.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Loose {
+    Scalar(Scalar),
+    #[allow(dead_code)]
+    Other(serde::de::IgnoredAny),
+}
+
+impl Loose {
+    fn into_text(self) -> Option<String> {
+        match self {
+            Loose::Scalar(s) => s.into_text(),
+            Loose::Other(_) => None,
+        }
+    }
+}
+
 /// A row of `/personnel/v1/employment-details` (capital `ID`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -255,6 +329,9 @@ pub struct EmploymentRow {
         deserialize_with = "opt_text"
     )]
     pub supervisor_company_id: Option<String>,
+    /// Every other non-sensitive field, for configured mappings.
+    #[serde(flatten)]
+    pub other: SafeFields,
 }
 
 impl EmploymentRow {
@@ -285,6 +362,9 @@ pub struct DemographicRow {
     pub preferred_name: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub email_address: Option<String>,
+    /// Every other non-sensitive field, for configured mappings.
+    #[serde(flatten)]
+    pub other: SafeFields,
 }
 
 /// A row of `/configuration/v1/org-levels`.
@@ -336,6 +416,8 @@ pub struct Person {
     pub last_name: Option<String>,
     pub preferred_name: Option<String>,
     pub email: Option<String>,
+    /// The row's other non-sensitive fields (for configured mappings).
+    pub other: BTreeMap<String, String>,
 }
 
 /// Demographics keyed by (company id, employee id), and the set of employee ids.
@@ -380,6 +462,7 @@ pub fn people(rows: Vec<DemographicRow>) -> People {
                     last_name: r.last_name,
                     preferred_name: r.preferred_name,
                     email: r.email_address,
+                    other: r.other.0,
                 },
             ))
         })
@@ -410,7 +493,39 @@ pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_l
             .cloned()
             .unwrap_or_else(|| code.clone())
     });
+    let mut fields: BTreeMap<String, String> = person.map(|p| p.other.clone()).unwrap_or_default();
+    fields.extend(row.other.0.clone());
+    let typed = [
+        ("companyID", Some(&company_id)),
+        ("employeeID", Some(&employee_id)),
+        ("employeeNumber", row.employee_number.as_ref()),
+        ("jobTitle", row.job_title.as_ref()),
+        ("jobDescription", row.job_description.as_ref()),
+        ("primaryJobCode", row.primary_job_code.as_ref()),
+        ("orgLevel1Code", row.org_level1_code.as_ref()),
+        ("orgLevel2Code", row.org_level2_code.as_ref()),
+        ("orgLevel3Code", row.org_level3_code.as_ref()),
+        ("orgLevel4Code", row.org_level4_code.as_ref()),
+        ("primaryWorkLocationCode", row.primary_work_location_code.as_ref()),
+        ("employeeStatusCode", row.employee_status_code.as_ref()),
+        ("supervisorID", row.supervisor_id.as_ref()),
+        ("supervisorCompanyID", row.supervisor_company_id.as_ref()),
+        ("firstName", person.and_then(|p| p.first_name.as_ref())),
+        ("lastName", person.and_then(|p| p.last_name.as_ref())),
+        ("preferredName", person.and_then(|p| p.preferred_name.as_ref())),
+        ("emailAddress", person.and_then(|p| p.email.as_ref())),
+        ("department", department.as_ref()),
+    ];
+    for (name, value) in typed {
+        if let Some(v) = value {
+            fields.insert(name.to_string(), v.clone());
+        }
+    }
+    if let Some(d) = row.date_of_termination {
+        fields.insert("dateOfTermination".into(), d.to_string());
+    }
     Some(Employee {
+        fields,
         company_id,
         employee_id,
         employee_number: row.employee_number,

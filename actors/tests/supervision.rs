@@ -36,6 +36,7 @@ fn spec(id: &str, ukg: &UkgSim, app: &ScimSim, page_size: u32, concurrency: usiz
         quarantine_after: 3,
         timezone: chrono_tz::Tz::UTC,
         brake: Default::default(),
+        mapping: Default::default(),
         ukg: UkgSpec {
             base_url: ukg.base_url(),
             username: "svc".into(),

@@ -321,3 +321,39 @@ async fn plan_shows_the_next_run_and_writes_nothing() {
     sync.assert_ok();
     assert_eq!((sync.count("updated"), sync.count("deactivated")), (1, 1), "{sync:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_mapping_lands_in_the_app() {
+    let (ukg, data) = ukg_sim(15, 47, "map.example", "pw", "KEY01").await;
+    let scim = ScimServer::start(&["mapped"], "tok").await;
+    let setup = Setup::new(&[&conf("mapped", &ukg, &scim)]);
+    setup.edit(|t| {
+        t.replace(
+            "[tenants.ukg]",
+            "[tenants.mapping]\nactive_statuses = [\"A\"]\n[tenants.mapping.attributes]\nuserName = 'lowercase(\"{firstName}.{lastName}@mapped.example\")'\n\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\" = \"{orgLevel2Code}\"\nnickName = \"first_non_empty(preferredName, firstName)\"\n\n[tenants.ukg]",
+        )
+    });
+    let run = setup.sync("mapped").await;
+    run.assert_ok();
+    let users = scim.users("mapped").await;
+    let on_leave: Vec<&SimEmployee> = data.employees.iter().filter(|e| e.status == "L").collect();
+    assert!(!on_leave.is_empty(), "the sample has someone on leave");
+    for e in data.employees.iter().filter(|e| e.status == "A") {
+        let u = &users[&e.employee_id];
+        let expected = format!("{}.{}@mapped.example", e.first_name, e.last_name).to_lowercase();
+        // Duplicate names would be set aside; the sample has none among these few.
+        assert_eq!(u["userName"], expected.as_str());
+        assert_eq!(
+            u["nickName"],
+            e.preferred_name.clone().unwrap_or(e.first_name.clone()).as_str()
+        );
+        let cost_center = &u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["costCenter"];
+        assert_eq!(cost_center.as_str(), e.org_level2_code.as_deref());
+    }
+    for e in on_leave {
+        assert!(
+            !users.contains_key(&e.employee_id),
+            "leave is not active for this tenant"
+        );
+    }
+}
