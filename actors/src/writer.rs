@@ -261,7 +261,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         counts.held = held.deactivations.len() as u64;
         warn!(tenant = %run.tenant, run = run.run_id, held = counts.held, %reason, "deactivation brake tripped; deactivations held for approval");
     } else {
-        let results: Vec<(String, Result<(), WriteError>)> = futures::stream::iter(pending)
+        let results = futures::stream::iter(pending)
             .map(|(id, _)| {
                 let store = store.clone();
                 let state = employees.get(&id).cloned();
@@ -273,9 +273,8 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
                     (id, result)
                 }
             })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
+            .buffer_unordered(concurrency.max(1));
+        let results = collect_flushing(results, store.as_ref()).await?;
         for (employee_id, result) in results {
             match result {
                 Ok(()) => counts.deactivated += 1,
@@ -298,6 +297,26 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         pages: cursor.pages_committed,
     })?;
     Ok(())
+}
+
+/// Writes confirmed by the app between two flushes in the end-of-run phases (deactivations,
+/// manager links), so a kill there costs at most this many replays, like a page.
+const FLUSH_EVERY: usize = 100;
+
+/// Drains a stream of per-employee results, flushing the store every [`FLUSH_EVERY`].
+async fn collect_flushing<T>(
+    stream: impl futures::Stream<Item = (String, Result<T, WriteError>)>,
+    store: &dyn ProgressStore,
+) -> Result<Vec<(String, Result<T, WriteError>)>, StoreError> {
+    futures::pin_mut!(stream);
+    let mut out = Vec::new();
+    while let Some(item) = stream.next().await {
+        out.push(item);
+        if out.len() % FLUSH_EVERY == 0 {
+            store.flush().await?;
+        }
+    }
+    Ok(out)
 }
 
 /// Deactivates one user (PATCH active=false) and records it; the pending entry goes either way
@@ -473,14 +492,13 @@ async fn link_managers(
     concurrency: usize,
 ) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
     let pending = store.pending_links()?;
-    let results: Vec<(String, Result<bool, WriteError>)> = futures::stream::iter(pending)
+    let results = futures::stream::iter(pending)
         .map(|(employee_id, manager_id)| async move {
             let result = link_one(&employee_id, &manager_id, scim, store).await;
             (employee_id, result)
         })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+        .buffer_unordered(concurrency.max(1));
+    let results = collect_flushing(results, store).await?;
     let mut counts = Counts::default();
     let mut failures = Vec::new();
     for (employee_id, result) in results {
