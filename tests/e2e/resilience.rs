@@ -189,3 +189,24 @@ async fn the_ukg_request_rate_never_exceeds_the_limit() {
     // Default burst is 1: at most limit + 1 requests in any 1-second window.
     assert!(worst <= limit + 1, "{worst} requests within one second, limit {limit}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ukg_slower_than_the_timeout_fails_the_run_cleanly() {
+    let (ukg, _) = ukg_sim(10, 35, "slow.example", "pw", "KEY01").await;
+    let scim = ScimServer::start(&["slow"], "tok").await;
+    let setup = Setup::new(&[&conf("slow", &ukg, &scim, 50)]);
+    setup.fast_retries();
+    setup.edit(|t| {
+        t.replacen(
+            "requests_per_second = 200",
+            "requests_per_second = 200\ntimeout = \"1s\"",
+            1,
+        )
+    });
+    ukg.inject(Fault::Delay(Duration::from_millis(1500)));
+    let run = setup.sync("slow").await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("UKG Pro API unreachable: timed out"), "{run:?}");
+    assert_eq!(run.retries("UKG").0, 3, "retried up to retry_attempts = 4: {run:?}");
+    assert!(scim.users("slow").await.is_empty());
+}

@@ -357,3 +357,30 @@ async fn a_tenant_mapping_lands_in_the_app() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_employee_missing_from_a_complete_roster_is_deactivated() {
+    let (ukg, data) = ukg_sim(20, 48, "absent.example", "pw", "KEY01").await;
+    let scim = ScimServer::start(&["absent"], "tok").await;
+    let setup = Setup::new(&[&conf("absent", &ukg, &scim)]);
+    setup.sync("absent").await.assert_ok();
+    let managers: BTreeSet<&str> = data
+        .employees
+        .iter()
+        .filter_map(|e| e.supervisor_id.as_deref())
+        .collect();
+    let gone = active(&data.employees)
+        .into_iter()
+        .find(|e| !managers.contains(e.employee_id.as_str()))
+        .unwrap();
+    ukg.remove(&gone.employee_id);
+    let run = setup.sync("absent").await;
+    run.assert_ok();
+    assert_eq!(run.count("deactivated"), 1, "{run:?}");
+    let users = scim.users("absent").await;
+    assert_eq!(users[&gone.employee_id]["active"], false, "deactivated, not deleted");
+    assert_eq!(
+        users.values().filter(|u| u["active"] == true).count(),
+        active(&data.employees).len() - 1
+    );
+}
