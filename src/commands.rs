@@ -38,14 +38,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             for n in &settings.notices {
                 eprintln!("notice: {n}");
             }
-            let Some(spec) = settings.tenants.iter().find(|t| t.id == tenant).cloned() else {
-                let known: Vec<&str> = settings.tenants.iter().map(|t| t.id.as_str()).collect();
-                bail!(
-                    "{}: no tenant {tenant:?}; tenants are: {}",
-                    config.display(),
-                    known.join(", ")
-                );
-            };
+            let spec = tenant_spec(&settings, &config, &tenant)?;
             let store = service::open_store(&settings.service.data_dir)?;
             let summary =
                 service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;

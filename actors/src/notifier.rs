@@ -1,23 +1,43 @@
-//! The notifier: emails the tenant's technical contact when a run needs a person.
+//! The notifier: tells the tenant's technical contact, by email, when the sync needs a
+//! person — and only once.
 //!
-//! Receives [`NotifierMsg::RunEnded`] from the tenant supervisor; sends nothing back. Mail
-//! goes out through the shared [`Mailer`] when `[smtp]` is configured, and is logged
-//! otherwise. A failing SMTP server never blocks or fails the sync: the failure is logged.
+//! Receives [`NotifierMsg`]: `RunEnded` and `Quarantine` (from the tenant supervisor) and
+//! `Retry` (from itself). Sends nothing back. A report is built for a failed run, a run with
+//! records set aside, and a run whose deactivations were held; a recovery email when a
+//! failing tenant succeeds again; an email when the tenant enters or leaves quarantine.
+//!
+//! Every email first goes to the tenant's outbox in the store, then out through SMTP; a
+//! failing SMTP server never blocks the sync: the email stays queued and is retried with
+//! backoff (1 min doubling to 1 h) until sent or 3 days old. The same failure signature is
+//! mailed at most once per 24 h, however often the run fails.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::mailer::Mailer;
-use crate::model::RunSummary;
-use crate::report::run_report;
+use crate::model::{Outcome, RunSummary};
+use crate::report::{quarantine_report, recovery_report, run_report, signature, Email};
+use crate::status::StatusBoard;
+use crate::store::{OutboxEmail, ProgressStore};
+
+/// The same signature is mailed at most this often.
+const DEDUP_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+/// A queued email older than this is dropped (and logged).
+const EXPIRY: chrono::Duration = chrono::Duration::days(3);
 
 /// Messages the notifier receives.
 #[derive(Debug)]
 pub enum NotifierMsg {
-    /// A run ended: email the contact if it failed or set records aside.
+    /// A run ended: report it if it needs a person (or if it ends a failure).
     RunEnded(Box<RunSummary>),
+    /// The tenant entered (`entered`) or left quarantine.
+    Quarantine { entered: bool, reason: String },
+    /// Try the queued emails again (sent to itself).
+    Retry,
 }
 
 pub struct Notifier;
@@ -26,11 +46,19 @@ pub struct NotifierArgs {
     pub tenant: String,
     pub contact: String,
     pub mailer: Option<Arc<Mailer>>,
+    pub store: Arc<dyn ProgressStore>,
+    pub status: StatusBoard,
+}
+
+pub struct NotifierState {
+    args: NotifierArgs,
+    /// A `Retry` is already scheduled.
+    retry_scheduled: bool,
 }
 
 impl Actor for Notifier {
     type Msg = NotifierMsg;
-    type State = NotifierArgs;
+    type State = NotifierState;
     type Arguments = NotifierArgs;
 
     async fn pre_start(
@@ -38,35 +66,152 @@ impl Actor for Notifier {
         _myself: ActorRef<Self::Msg>,
         args: NotifierArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(args)
+        Ok(NotifierState {
+            args,
+            retry_scheduled: false,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut NotifierState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Emails queued before a restart are tried again now.
+        let queued = state.args.store.outbox()?;
+        for (id, mut email) in queued.iter().cloned() {
+            email.next_attempt_at = Utc::now();
+            state.args.store.update_outbox(id, &email)?;
+        }
+        if !queued.is_empty() {
+            myself.cast(NotifierMsg::Retry)?;
+            state.retry_scheduled = true;
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: NotifierMsg,
-        state: &mut NotifierArgs,
+        state: &mut NotifierState,
     ) -> Result<(), ActorProcessingErr> {
-        let NotifierMsg::RunEnded(summary) = msg;
-        let Some(email) = run_report(&summary) else {
-            return Ok(());
-        };
-        match &state.mailer {
-            None => {
-                info!(tenant = %state.tenant, run = summary.run_id, subject = %email.subject, "no [smtp] configured; report not emailed")
+        let now = Utc::now();
+        match msg {
+            NotifierMsg::RunEnded(summary) => on_run_ended(state, &summary, now)?,
+            NotifierMsg::Quarantine { entered, reason } => {
+                let email = quarantine_report(&state.args.tenant, entered, &reason);
+                let sig = format!("quarantine-{entered}-{}", crate::report::signature_of_text(&reason));
+                enqueue(state, email, sig, now)?;
             }
-            Some(mailer) => match mailer
-                .send(&state.contact, &email.subject, email.text, email.html)
-                .await
-            {
-                Ok(()) => {
-                    info!(tenant = %state.tenant, run = summary.run_id, to = %state.contact, "report emailed")
-                }
-                Err(e) => {
-                    warn!(tenant = %state.tenant, run = summary.run_id, error = %e, "report not emailed")
-                }
-            },
+            NotifierMsg::Retry => state.retry_scheduled = false,
         }
-        Ok(())
+        send_due(&myself, state).await
     }
+}
+
+fn on_run_ended(state: &mut NotifierState, s: &RunSummary, now: DateTime<Utc>) -> Result<(), ActorProcessingErr> {
+    let store = &state.args.store;
+    if s.outcome == Outcome::Ok {
+        if store.failing_reported()? {
+            store.set_failing_reported(false)?;
+            enqueue(state, recovery_report(s), format!("recovery-{}", s.run_id), now)?;
+        }
+        return Ok(());
+    }
+    let Some(email) = run_report(s) else {
+        return Ok(());
+    };
+    store.set_failing_reported(true)?;
+    enqueue(state, email, signature(s), now)
+}
+
+/// Queues an email, unless the same signature was sent within 24 h or is queued already.
+fn enqueue(
+    state: &mut NotifierState,
+    email: Email,
+    signature: String,
+    now: DateTime<Utc>,
+) -> Result<(), ActorProcessingErr> {
+    let store = &state.args.store;
+    let recent = store
+        .mail_sent_at(&signature)?
+        .is_some_and(|at| now - at < DEDUP_WINDOW);
+    if recent || store.outbox()?.iter().any(|(_, e)| e.signature == signature) {
+        debug!(tenant = %state.args.tenant, subject = %email.subject, "already reported within 24 h; not emailed again");
+        return Ok(());
+    }
+    let queued = OutboxEmail {
+        to: state.args.contact.clone(),
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        signature,
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+    };
+    if state.args.mailer.is_none() {
+        info!(tenant = %state.args.tenant, subject = %queued.subject, "no [smtp] configured; report only logged");
+        return Ok(());
+    }
+    state.args.store.push_outbox(&queued)?;
+    Ok(())
+}
+
+/// Sends every queued email that is due; reschedules itself for the rest.
+async fn send_due(myself: &ActorRef<NotifierMsg>, state: &mut NotifierState) -> Result<(), ActorProcessingErr> {
+    let Some(mailer) = state.args.mailer.clone() else {
+        return Ok(());
+    };
+    let store = state.args.store.clone();
+    let tenant = state.args.tenant.clone();
+    let mut next_due: Option<DateTime<Utc>> = None;
+    for (id, mut email) in store.outbox()? {
+        let now = Utc::now();
+        if now - email.created_at > EXPIRY {
+            warn!(tenant = %tenant, subject = %email.subject, attempts = email.attempts, "email expired unsent; dropped");
+            store.remove_outbox(id)?;
+            continue;
+        }
+        if email.next_attempt_at > now {
+            next_due = Some(next_due.map_or(email.next_attempt_at, |d| d.min(email.next_attempt_at)));
+            continue;
+        }
+        match mailer
+            .send(&email.to, &email.subject, email.text.clone(), email.html.clone())
+            .await
+        {
+            Ok(()) => {
+                info!(tenant = %tenant, to = %email.to, subject = %email.subject, "email sent");
+                store.remove_outbox(id)?;
+                store.set_mail_sent_at(&email.signature, Utc::now())?;
+                state.args.status.update(&tenant, |s| s.emails_sent += 1);
+            }
+            Err(e) => {
+                email.attempts += 1;
+                let wait = Duration::from_secs(60)
+                    .saturating_mul(1 << (email.attempts - 1).min(6))
+                    .min(Duration::from_secs(3600));
+                email.next_attempt_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(DEDUP_WINDOW);
+                email.last_error = Some(e.to_string());
+                warn!(tenant = %tenant, error = %e, attempts = email.attempts, retry_in_s = wait.as_secs(), "email not sent; kept for retry");
+                let error = e.to_string();
+                state.args.status.update(&tenant, |s| {
+                    s.emails_failed += 1;
+                    s.last_email_error = Some(error);
+                });
+                next_due = Some(next_due.map_or(email.next_attempt_at, |d| d.min(email.next_attempt_at)));
+                store.update_outbox(id, &email)?;
+            }
+        }
+    }
+    store.flush().await?;
+    if let (Some(due), false) = (next_due, state.retry_scheduled) {
+        let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        myself.send_after(wait, || NotifierMsg::Retry);
+        state.retry_scheduled = true;
+    }
+    Ok(())
 }

@@ -106,3 +106,134 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
+
+/// A stable key for "the same failure": the outcome, the run error and the set of
+/// (employee, reason) pairs. The same signature is mailed at most once per 24 h.
+pub fn signature(s: &RunSummary) -> String {
+    use sha2::{Digest, Sha256};
+    let mut parts: Vec<String> = s
+        .failures
+        .iter()
+        .map(|f| format!("{}\u{1f}{}", f.employee_id, f.reason))
+        .collect();
+    parts.sort();
+    let text = format!(
+        "{:?}\u{1e}{}\u{1e}{}\u{1e}{}",
+        s.outcome,
+        s.error.as_deref().unwrap_or(""),
+        s.counts.held,
+        parts.join("\u{1e}")
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "run-{}",
+        digest[..12].iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// The email saying a failing tenant works again.
+pub fn recovery_report(s: &RunSummary) -> Email {
+    let subject = format!("[hrsync] {}: sync recovered (run {})", s.tenant, s.run_id);
+    let text = format!(
+        "Tenant: {}\nRun: {}\nFinished: {}\n\nThe sync completed again: every record was applied. Nothing to do.\n",
+        s.tenant,
+        s.run_id,
+        s.finished_at.to_rfc3339()
+    );
+    let html = format!(
+        "<h2>{}</h2><p>{}</p>",
+        escape(&subject),
+        escape(&text).replace('\n', "<br>")
+    );
+    Email { subject, text, html }
+}
+
+/// The email saying a tenant entered (or left) quarantine.
+pub fn quarantine_report(tenant: &str, entered: bool, reason: &str) -> Email {
+    let (subject, text) = if entered {
+        (
+            format!("[hrsync] {tenant}: sync quarantined"),
+            format!(
+                "Tenant: {tenant}\n\nThe sync keeps failing, so it is quarantined: it now retries after 6 h, then 12 h, then every 24 h, until a run succeeds.\nLast failure: {reason}\nWhat to do: {}\nOnce fixed, run `hrsync sync --tenant {tenant}` (or wait for the next attempt).\n",
+                fix_for(reason)
+            ),
+        )
+    } else {
+        (
+            format!("[hrsync] {tenant}: quarantine lifted"),
+            format!("Tenant: {tenant}\n\nA run succeeded: the sync is back on its schedule.\n"),
+        )
+    };
+    let html = format!(
+        "<h2>{}</h2><p>{}</p>",
+        escape(&subject),
+        escape(&text).replace('\n', "<br>")
+    );
+    Email { subject, text, html }
+}
+
+/// A short hash of a text, for signatures.
+pub fn signature_of_text(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Counts, RecordFailure, Traffic};
+
+    fn summary(outcome: Outcome, failures: Vec<RecordFailure>, error: Option<&str>) -> RunSummary {
+        RunSummary {
+            tenant: "acme".into(),
+            run_id: 7,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            outcome,
+            counts: Counts {
+                failed: failures.len() as u64,
+                ..Counts::default()
+            },
+            failures,
+            error: error.map(str::to_string),
+            pages: 1,
+            traffic: Traffic::default(),
+        }
+    }
+
+    #[test]
+    fn failures_are_grouped_by_cause_with_a_fix() {
+        let f = |id: &str, r: &str| RecordFailure {
+            employee_id: id.into(),
+            reason: r.into(),
+        };
+        let s = summary(
+            Outcome::CompletedWithFailures,
+            vec![
+                f("E1", "no work email (emailAddress) in UKG; add it"),
+                f("E2", "no work email (emailAddress) in UKG; add it"),
+            ],
+            None,
+        );
+        let e = run_report(&s).unwrap();
+        assert!(e.subject.contains("acme") && e.subject.contains("2 employee(s)"));
+        assert!(e.text.contains("Employees: E1, E2"), "{}", e.text);
+        assert!(e.text.contains("Check the record's data in UKG"), "{}", e.text);
+        assert!(run_report(&summary(Outcome::Ok, vec![], None)).is_none());
+    }
+
+    #[test]
+    fn signatures_match_for_the_same_failure_only() {
+        let a = summary(Outcome::Failed, vec![], Some("UKG Pro rejected the credentials (401)"));
+        let mut b = a.clone();
+        b.run_id = 8;
+        assert_eq!(signature(&a), signature(&b), "another run, same failure");
+        b.error = Some("UKG Pro API unreachable: timed out".into());
+        assert_ne!(signature(&a), signature(&b));
+        let fix = run_report(&a).unwrap();
+        assert!(fix.text.contains("Customer API Key"), "{}", fix.text);
+    }
+}

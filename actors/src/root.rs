@@ -110,6 +110,16 @@ impl Actor for Supervisor {
         Ok(state)
     }
 
+    /// A clean stop: ractor kills the children of a stopped actor without their `post_stop`,
+    /// so first stop every tenant supervisor gracefully (each stops its pipeline — a writer
+    /// finishes its page — and lets its notifier send what it holds) and wait for them.
+    async fn post_stop(&self, myself: ActorRef<Self::Msg>, _state: &mut RootState) -> Result<(), ActorProcessingErr> {
+        myself
+            .stop_children_and_wait(Some("shutdown".to_string()), Some(std::time::Duration::from_secs(60)))
+            .await;
+        Ok(())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,

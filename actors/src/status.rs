@@ -46,6 +46,10 @@ pub struct TenantStatus {
     pub consecutive_failures: u32,
     /// Set while the tenant is quarantined.
     pub quarantine: Option<Quarantine>,
+    pub emails_sent: u64,
+    /// Failed send attempts (each email is retried until sent or expired).
+    pub emails_failed: u64,
+    pub last_email_error: Option<String>,
 }
 
 impl Default for TenantStatus {
@@ -59,6 +63,9 @@ impl Default for TenantStatus {
             up: false,
             consecutive_failures: 0,
             quarantine: None,
+            emails_sent: 0,
+            emails_failed: 0,
+            last_email_error: None,
         }
     }
 }

@@ -107,6 +107,18 @@ pub trait ProgressStore: Send + Sync {
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
     /// Increments and returns the pipeline generation (fences out stale actors).
     fn next_generation(&self) -> Result<u64, StoreError>;
+    /// Queues an email until it is sent or expires; returns its id.
+    fn push_outbox(&self, email: &OutboxEmail) -> Result<u64, StoreError>;
+    /// Queued emails, oldest first.
+    fn outbox(&self) -> Result<Vec<(u64, OutboxEmail)>, StoreError>;
+    fn update_outbox(&self, id: u64, email: &OutboxEmail) -> Result<(), StoreError>;
+    fn remove_outbox(&self, id: u64) -> Result<(), StoreError>;
+    /// When an email with this signature was last sent (de-duplication).
+    fn mail_sent_at(&self, signature: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn set_mail_sent_at(&self, signature: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Whether the contact was last told of a failure (a success then sends a recovery email).
+    fn failing_reported(&self) -> Result<bool, StoreError>;
+    fn set_failing_reported(&self, failing: bool) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
@@ -141,6 +153,7 @@ impl Store {
             runs: self.db.open_tree(format!("{tenant}/runs"))?,
             links: self.db.open_tree(format!("{tenant}/links"))?,
             deactivations: self.db.open_tree(format!("{tenant}/deactivations"))?,
+            mail: self.db.open_tree(format!("{tenant}/mail"))?,
         }))
     }
 
@@ -158,12 +171,35 @@ struct SledTenant {
     runs: sled::Tree,
     links: sled::Tree,
     deactivations: sled::Tree,
+    mail: sled::Tree,
 }
 
 const CURSOR: &[u8] = b"cursor";
 const GENERATION: &[u8] = b"generation";
 const ROSTER_SIZE: &[u8] = b"roster_size";
 const HELD: &[u8] = b"held";
+const OUTBOX: &[u8] = b"outbox/";
+const SENT: &[u8] = b"sent/";
+const FAILING: &[u8] = b"failing";
+
+fn outbox_key(id: u64) -> Vec<u8> {
+    [OUTBOX, &id.to_be_bytes()].concat()
+}
+
+/// An email waiting to be sent (kept across restarts until sent or expired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// De-duplication key: the same signature is mailed at most once per 24 h.
+    pub signature: String,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
 
 /// Reads a tree of string → string.
 fn string_pairs(tree: &sled::Tree) -> Result<Vec<(String, String)>, StoreError> {
@@ -383,6 +419,57 @@ impl ProgressStore for SledTenant {
         })?;
         Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
             .map_or(1, u64::from_be_bytes))
+    }
+
+    fn push_outbox(&self, email: &OutboxEmail) -> Result<u64, StoreError> {
+        let id = self.db.generate_id()?;
+        self.mail.insert(outbox_key(id), encode(email))?;
+        Ok(id)
+    }
+
+    fn outbox(&self) -> Result<Vec<(u64, OutboxEmail)>, StoreError> {
+        self.mail
+            .scan_prefix(OUTBOX)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = <[u8; 8]>::try_from(&k[OUTBOX.len()..])
+                    .map(u64::from_be_bytes)
+                    .unwrap_or_default();
+                Ok((id, decode(&k, &v)?))
+            })
+            .collect()
+    }
+
+    fn update_outbox(&self, id: u64, email: &OutboxEmail) -> Result<(), StoreError> {
+        self.mail.insert(outbox_key(id), encode(email))?;
+        Ok(())
+    }
+
+    fn remove_outbox(&self, id: u64) -> Result<(), StoreError> {
+        self.mail.remove(outbox_key(id))?;
+        Ok(())
+    }
+
+    fn mail_sent_at(&self, signature: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let key = [SENT, signature.as_bytes()].concat();
+        self.mail.get(&key)?.map(|v| decode(&key, &v)).transpose()
+    }
+
+    fn set_mail_sent_at(&self, signature: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.mail.insert([SENT, signature.as_bytes()].concat(), encode(&at))?;
+        Ok(())
+    }
+
+    fn failing_reported(&self) -> Result<bool, StoreError> {
+        Ok(self.mail.get(FAILING)?.is_some())
+    }
+
+    fn set_failing_reported(&self, failing: bool) -> Result<(), StoreError> {
+        match failing {
+            true => self.mail.insert(FAILING, b"1".as_slice())?,
+            false => self.mail.remove(FAILING)?,
+        };
+        Ok(())
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {

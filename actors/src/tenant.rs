@@ -214,7 +214,20 @@ impl Actor for TenantSupervisor {
         Ok(())
     }
 
+    /// A clean stop (shutdown). Ractor kills a stopped actor's children without their
+    /// `post_stop`, so stop the pipeline here first — each actor finishes the message in
+    /// hand, so a writer finishes and commits its page — then let the notifier send what it
+    /// holds.
     async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        if let Some(t) = state.next_tick.take() {
+            t.abort();
+        }
+        if let Some(pipeline) = state.pipeline.take() {
+            pipeline.stop().await;
+        }
+        if let Some(notifier) = state.notifier.take() {
+            let _ = notifier.drain_and_wait(Some(Duration::from_secs(30))).await;
+        }
         state.args.status.update(&state.args.spec.id, |s| s.up = false);
         Ok(())
     }
@@ -344,6 +357,8 @@ async fn spawn_notifier(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervis
         tenant: spec.id.clone(),
         contact: spec.technical_contact.clone(),
         mailer: state.args.mailer.clone(),
+        store: state.args.store.clone(),
+        status: state.args.status.clone(),
     };
     match Actor::spawn_linked(Some(format!("{}/notifier", spec.id)), Notifier, args, myself.get_cell()).await {
         Ok((notifier, _)) => state.notifier = Some(notifier),
@@ -532,12 +547,20 @@ async fn finish_run(
         }
     };
     let failures_in_a_row = state.health.consecutive_failures;
+    let quarantine_reason = error.clone().unwrap_or_default();
     match transition {
         Transition::Entered => {
             warn!(tenant = %tenant, failures_in_a_row, "tenant quarantined: runs back off 6h, 12h, 24h until one succeeds")
         }
         Transition::Left => info!(tenant = %tenant, "tenant recovered; quarantine lifted"),
         Transition::Stayed | Transition::None => {}
+    }
+    if let (Some(n), Transition::Entered | Transition::Left) = (&state.notifier, &transition) {
+        let entered = transition == Transition::Entered;
+        let _ = n.cast(NotifierMsg::Quarantine {
+            entered,
+            reason: quarantine_reason,
+        });
     }
     let res = &state.args.resources;
     let summary = RunSummary {

@@ -5,6 +5,7 @@ mod harness;
 
 mod config_errors;
 mod crash;
+mod notify;
 mod proxy;
 mod resilience;
 mod safety;
