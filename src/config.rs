@@ -57,6 +57,9 @@ pub struct ServiceSettings {
     pub log_format: LogFormat,
     /// How API calls (UKG and SCIM) are retried on 429, 5xx and transport errors.
     pub retry: RetryPolicy,
+    /// Bearer token of the admin HTTP API (`POST /tenants/{id}/sync|approve`); None
+    /// disables it.
+    pub admin_token: Option<SecretString>,
 }
 
 /// How log lines are written.
@@ -289,6 +292,9 @@ struct RawService {
     retry_attempts: Option<Value>,
     retry_base_delay: Option<Value>,
     retry_max_delay: Option<Value>,
+    admin_token: Option<Value>,
+    admin_token_env: Option<Value>,
+    admin_token_file: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -465,7 +471,14 @@ impl Ctx<'_> {
                 "must not be shorter than service.retry_base_delay",
             ));
         }
+        let keys = SecretKeys {
+            inline: raw.admin_token.as_ref(),
+            env: raw.admin_token_env.as_ref(),
+            file: raw.admin_token_file.as_ref(),
+        };
+        let admin_token = self.secret("service", "admin_token", "the admin API token", keys)?;
         Ok(ServiceSettings {
+            admin_token,
             data_dir,
             listen,
             log_format,

@@ -1,31 +1,251 @@
-//! The HTTP face on `service.listen`: `/healthz` (the process and supervisor are alive),
-//! `/readyz` (the store is open and every tenant's actors are up) and `/status` (JSON per
-//! tenant). Open endpoints; they carry no secrets and no upstream host names.
+//! The HTTP face on `service.listen`.
+//!
+//! Open, content-free: `/healthz` (the process and supervisor are alive), `/readyz` (the
+//! store is open and every tenant's actors are up). Open, read-only: `/status` (JSON per
+//! tenant), `/metrics` (Prometheus text), `/` (a small status page). Admin, behind the
+//! bearer token `service.admin_token_*` (compared in constant time; 401 otherwise, 403 when
+//! no token is configured): `POST /tenants/{id}/sync` starts a run, `POST
+//! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations.
+//! None of them carries a secret or an upstream host name. Bodies are capped at 16 KiB.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use hrsync_actors::status::StatusBoard;
+use hrsync_actors::root::RootMsg;
+use hrsync_actors::status::{StatusBoard, TenantState};
+use ractor::ActorRef;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// What the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    pub status: StatusBoard,
+    /// The root supervisor (admin actions); None in tests of the read-only face.
+    pub root: Option<ActorRef<RootMsg>>,
+    pub admin_token: Option<SecretString>,
+}
 
 /// The router, callable without a socket in tests.
-pub fn app(status: StatusBoard) -> Router {
+pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/status", get(status_json))
-        .with_state(status)
+        .route("/metrics", get(metrics))
+        .route("/tenants/{id}/sync", post(sync))
+        .route("/tenants/{id}/approve", post(approve))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(state)
 }
 
-async fn readyz(State(status): State<StatusBoard>) -> impl IntoResponse {
-    if status.all_up() {
+async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    if app.status.all_up() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     }
 }
 
-async fn status_json(State(status): State<StatusBoard>) -> impl IntoResponse {
-    Json(serde_json::json!({ "tenants": status.snapshot() }))
+async fn status_json(State(app): State<AppState>) -> impl IntoResponse {
+    Json(serde_json::json!({ "tenants": app.status.snapshot() }))
+}
+
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.status.render_metrics(),
+    )
+}
+
+/// A refused admin request: its status and a one-line reason.
+struct Refusal(StatusCode, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, format!("{}\n", self.1)).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// Checks the admin bearer token and that the tenant exists.
+fn authorize(app: &AppState, headers: &HeaderMap, tenant: &str) -> Result<ActorRef<RootMsg>, Refusal> {
+    let Some(expected) = &app.admin_token else {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "the admin API is off: set service.admin_token_env or admin_token_file",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+        return Err(Refusal(StatusCode::UNAUTHORIZED, "missing or wrong admin token"));
+    }
+    if !app.status.snapshot().contains_key(tenant) {
+        return Err(Refusal(StatusCode::NOT_FOUND, "no such tenant"));
+    }
+    app.root.clone().ok_or(Refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the supervisor is not running",
+    ))
+}
+
+/// Compares without leaking where the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in b.iter().enumerate() {
+        diff |= usize::from(x ^ a.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+async fn sync(State(app): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let root = match authorize(&app, &headers, &id) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // The run's summary is not awaited: /status shows it when it ends.
+    let (tx, _rx) = tokio::sync::oneshot::channel();
+    match root.cast(RootMsg::RunNow {
+        tenant: id.clone(),
+        reply: tx.into(),
+    }) {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            format!("run of tenant {id} requested; see /status\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is not running\n").into_response(),
+    }
+}
+
+/// Body of `POST /tenants/{id}/approve`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    run: u64,
+    #[serde(default)]
+    reject: bool,
+}
+
+async fn approve(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<ApproveBody>>,
+) -> Response {
+    let root = match authorize(&app, &headers, &id) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(Json(body)) = body else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected a JSON body such as {\"run\": 12} or {\"run\": 12, \"reject\": true}\n",
+        )
+            .into_response();
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let msg = RootMsg::Approve {
+        tenant: id,
+        run: body.run,
+        reject: body.reject,
+        reply: tx.into(),
+    };
+    if root.cast(msg).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is not running\n").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(600), rx).await {
+        Ok(Ok(Ok(line))) => (StatusCode::OK, format!("{line}\n")).into_response(),
+        Ok(Ok(Err(why))) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "the tenant did not answer\n").into_response(),
+    }
+}
+
+/// A small server-rendered status page.
+async fn page(State(app): State<AppState>) -> Html<String> {
+    let mut rows = String::new();
+    for (id, s) in app.status.snapshot() {
+        let state = format!("{:?}", s.state).to_lowercase();
+        let (last, failures) = match &s.last_run {
+            Some(r) => {
+                let c = &r.counts;
+                let text = format!(
+                    "run {} finished {}: {} created, {} updated, {} deactivated, {} failed{}",
+                    r.run_id,
+                    r.finished_at.format("%Y-%m-%d %H:%M UTC"),
+                    c.created + c.adopted,
+                    c.updated + c.reactivated,
+                    c.deactivated,
+                    c.failed,
+                    r.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+                );
+                let failures: Vec<String> = r
+                    .failures
+                    .iter()
+                    .take(5)
+                    .map(|f| format!("{}: {}", f.employee_id, f.reason))
+                    .collect();
+                (text, failures.join("<br>"))
+            }
+            None => ("no run yet".to_string(), String::new()),
+        };
+        let next = s
+            .next_run_at
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "—".into());
+        let class = match s.state {
+            TenantState::Ok => "ok",
+            TenantState::Degraded | TenantState::Held => "warn",
+            TenantState::Failed | TenantState::Quarantined => "bad",
+            TenantState::Idle | TenantState::Running => "",
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td class=\"small\">{}</td></tr>\n",
+            escape(&id),
+            escape(&state),
+            escape(&last),
+            escape(&next),
+            failures.split("<br>").map(escape).collect::<Vec<_>>().join("<br>")
+        ));
+    }
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\"><title>hrsync</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse;width:100%}}\
+         td,th{{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}}.ok{{color:#1a7f37}}\
+         .warn{{color:#9a6700}}.bad{{color:#cf222e;font-weight:bold}}.small{{font-size:.85rem;color:#555}}</style></head>\
+         <body><h1>hrsync</h1><table><tr><th>tenant</th><th>state</th><th>last run</th><th>next run</th><th>recent failures</th></tr>\n{rows}</table></body></html>"
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secreT", b"secret"));
+        assert!(!constant_time_eq(b"secret-longer", b"secret"));
+        assert!(!constant_time_eq(b"", b"secret"));
+    }
 }

@@ -58,7 +58,12 @@ pub async fn run_service(
     .map_err(|e| anyhow!("cannot start the supervisor: {e}"))?;
     let addr = listener.local_addr().ok();
     tracing::info!(listen = ?addr, tenants = settings.tenants.len(), "hrsync running");
-    axum::serve(listener, crate::http::app(status))
+    let app = crate::http::app(crate::http::AppState {
+        status,
+        root: Some(root.clone()),
+        admin_token: settings.service.admin_token.clone(),
+    });
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("http server failed")?;

@@ -29,6 +29,14 @@ pub enum RootMsg {
         tenant: String,
         reply: RpcReplyPort<RunSummary>,
     },
+    /// Release (or, with `reject`, drop) the deactivations that run `run` held; the outcome
+    /// (a line for a person, or why not) goes to `reply`.
+    Approve {
+        tenant: String,
+        run: u64,
+        reject: bool,
+        reply: RpcReplyPort<Result<String, String>>,
+    },
     /// Respawn a tenant supervisor (sent to itself after a backoff).
     Respawn { tenant: String },
 }
@@ -85,8 +93,14 @@ impl Actor for Supervisor {
             .into_iter()
             .map(|spec| {
                 args.status.update(&spec.id, |_| {});
+                let resources = TenantResources::new(&spec);
+                args.status.register_counters(
+                    &spec.id,
+                    resources.ukg_counters.clone(),
+                    resources.scim_counters.clone(),
+                );
                 let entry = TenantEntry {
-                    resources: TenantResources::new(&spec),
+                    resources,
                     spec,
                     actor: None,
                     backoff: Backoff::default(),
@@ -132,6 +146,17 @@ impl Actor for Supervisor {
                     actor.cast(TenantMsg::RunNow(Some(reply)))?;
                 }
             }
+            RootMsg::Approve {
+                tenant,
+                run,
+                reject,
+                reply,
+            } => match state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
+                Some(actor) => actor.cast(TenantMsg::Approve { run, reject, reply })?,
+                None => {
+                    let _ = reply.send(Err(format!("tenant {tenant} is not running")));
+                }
+            },
             RootMsg::Respawn { tenant } => {
                 if state.tenants.get(&tenant).is_some_and(|t| t.actor.is_none()) {
                     spawn_tenant(&myself, state, &tenant).await;

@@ -7,8 +7,11 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Outcome, RunSummary};
+use std::fmt::Write;
+
+use crate::model::{Counts, Outcome, RunSummary};
 use crate::quarantine::Quarantine;
+use crate::upstream::{Counters, STATUS_CLASSES};
 
 /// Where a tenant stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,40 +73,274 @@ impl Default for TenantStatus {
     }
 }
 
-/// Shared, cheap-to-clone map of tenant statuses.
+/// Upper bounds (seconds) of the run-duration histogram buckets.
+pub const DURATION_BUCKETS: [f64; 8] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0];
+
+/// Cumulative figures of one tenant, for `/metrics`.
 #[derive(Debug, Clone, Default)]
-pub struct StatusBoard(Arc<RwLock<BTreeMap<String, TenantStatus>>>);
+pub struct TenantMetrics {
+    /// Finished runs by outcome label.
+    pub runs: BTreeMap<&'static str, u64>,
+    /// Records by outcome, summed over runs.
+    pub records: Counts,
+    /// Run durations: counts per bucket (not cumulative), sum, count.
+    pub duration_buckets: [u64; DURATION_BUCKETS.len()],
+    pub duration_sum: f64,
+    pub duration_count: u64,
+}
+
+#[derive(Debug, Default)]
+struct Board {
+    tenants: BTreeMap<String, TenantStatus>,
+    metrics: BTreeMap<String, TenantMetrics>,
+    /// Live request counters per tenant: (UKG, SCIM).
+    counters: BTreeMap<String, (Arc<Counters>, Arc<Counters>)>,
+}
+
+/// Shared, cheap-to-clone board of tenant statuses and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct StatusBoard(Arc<RwLock<Board>>);
 
 impl StatusBoard {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Board> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Board> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Changes one tenant's status.
     pub fn update(&self, tenant: &str, f: impl FnOnce(&mut TenantStatus)) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-        f(map.entry(tenant.to_string()).or_default());
+        f(self.write().tenants.entry(tenant.to_string()).or_default());
     }
 
     /// A copy of every tenant's status.
     pub fn snapshot(&self) -> BTreeMap<String, TenantStatus> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.read().tenants.clone()
     }
 
     /// Whether every listed tenant's actors are up.
     pub fn all_up(&self) -> bool {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).values().all(|s| s.up)
+        self.read().tenants.values().all(|s| s.up)
+    }
+
+    /// Makes a tenant's request counters visible in `/metrics`.
+    pub fn register_counters(&self, tenant: &str, ukg: Arc<Counters>, scim: Arc<Counters>) {
+        self.write().counters.insert(tenant.to_string(), (ukg, scim));
     }
 
     /// Records a finished run.
     pub fn finished(&self, summary: &RunSummary) {
-        self.update(&summary.tenant, |s| {
-            s.state = match summary.outcome {
-                Outcome::Ok => TenantState::Ok,
-                Outcome::CompletedWithFailures => TenantState::Degraded,
-                Outcome::Failed => TenantState::Failed,
-                Outcome::Held => TenantState::Held,
+        let mut board = self.write();
+        let s = board.tenants.entry(summary.tenant.clone()).or_default();
+        s.state = match summary.outcome {
+            Outcome::Ok => TenantState::Ok,
+            Outcome::CompletedWithFailures => TenantState::Degraded,
+            Outcome::Failed => TenantState::Failed,
+            Outcome::Held => TenantState::Held,
+        };
+        s.current_run = None;
+        let mut last = summary.clone();
+        last.failures.truncate(20);
+        s.last_run = Some(last);
+        let m = board.metrics.entry(summary.tenant.clone()).or_default();
+        *m.runs.entry(outcome_label(&summary.outcome)).or_default() += 1;
+        m.records.add(&summary.counts);
+        let secs = (summary.finished_at - summary.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+        if let Some(i) = DURATION_BUCKETS.iter().position(|b| secs <= *b) {
+            m.duration_buckets[i] += 1;
+        }
+        m.duration_sum += secs;
+        m.duration_count += 1;
+    }
+
+    /// Every figure in the Prometheus text format (version 0.0.4).
+    pub fn render_metrics(&self) -> String {
+        let board = self.read();
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in rows {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        };
+        let tenants: Vec<&String> = board.tenants.keys().collect();
+        let per = |f: &dyn Fn(&str) -> Vec<(String, String)>| -> Vec<(String, String)> {
+            tenants.iter().flat_map(|t| f(t)).collect()
+        };
+        let metrics = |t: &str| board.metrics.get(t).cloned().unwrap_or_default();
+        let status = |t: &str| board.tenants.get(t).cloned().unwrap_or_default();
+        family(
+            "hrsync_tenant_up",
+            "gauge",
+            "1 while the tenant's actors are up.",
+            per(&|t| vec![(format!("tenant=\"{t}\""), u8::from(status(t).up).to_string())]),
+        );
+        family(
+            "hrsync_runs_total",
+            "counter",
+            "Finished runs, by outcome.",
+            per(&|t| {
+                ["ok", "completed_with_failures", "held", "failed"]
+                    .iter()
+                    .map(|o| {
+                        (
+                            format!("tenant=\"{t}\",outcome=\"{o}\""),
+                            metrics(t).runs.get(o).copied().unwrap_or(0).to_string(),
+                        )
+                    })
+                    .collect()
+            }),
+        );
+        family(
+            "hrsync_records_total",
+            "counter",
+            "Employees by what the runs did with them.",
+            per(&|t| {
+                let c = metrics(t).records;
+                [
+                    ("created", c.created),
+                    ("adopted", c.adopted),
+                    ("updated", c.updated),
+                    ("deactivated", c.deactivated),
+                    ("reactivated", c.reactivated),
+                    ("manager_linked", c.managers_linked),
+                    ("unchanged", c.unchanged),
+                    ("failed", c.failed),
+                    ("held", c.held),
+                ]
+                .iter()
+                .map(|(o, n)| (format!("tenant=\"{t}\",outcome=\"{o}\""), n.to_string()))
+                .collect()
+            }),
+        );
+        let counters = |t: &str| board.counters.get(t).cloned();
+        let upstreams = |t: &str, f: &dyn Fn(&Counters) -> Vec<(String, u64)>| -> Vec<(String, String)> {
+            let Some((ukg, scim)) = counters(t) else {
+                return Vec::new();
             };
-            s.current_run = None;
-            let mut last = summary.clone();
-            last.failures.truncate(20);
-            s.last_run = Some(last);
-        });
+            [("ukg", ukg), ("scim", scim)]
+                .iter()
+                .flat_map(|(u, c)| {
+                    f(c).into_iter()
+                        .map(move |(extra, n)| (format!("tenant=\"{t}\",upstream=\"{u}\"{extra}"), n.to_string()))
+                })
+                .collect()
+        };
+        family(
+            "hrsync_api_requests_total",
+            "counter",
+            "API requests by upstream and answer class (error: no answer).",
+            per(&|t| {
+                upstreams(t, &|c| {
+                    STATUS_CLASSES
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (format!(",status=\"{s}\""), c.class(i)))
+                        .collect()
+                })
+            }),
+        );
+        family(
+            "hrsync_api_retries_total",
+            "counter",
+            "Retried API calls.",
+            per(&|t| upstreams(t, &|c| vec![(String::new(), c.retries())])),
+        );
+        family(
+            "hrsync_api_throttled_total",
+            "counter",
+            "429 answers.",
+            per(&|t| upstreams(t, &|c| vec![(String::new(), c.throttled())])),
+        );
+        family(
+            "hrsync_run_duration_seconds",
+            "histogram",
+            "Duration of finished runs.",
+            Vec::new(),
+        );
+        for t in &tenants {
+            let m = metrics(t);
+            let mut cumulative = 0;
+            for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+                cumulative += m.duration_buckets[i];
+                let _ = writeln!(
+                    out,
+                    "hrsync_run_duration_seconds_bucket{{tenant=\"{t}\",le=\"{b}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "hrsync_run_duration_seconds_bucket{{tenant=\"{t}\",le=\"+Inf\"}} {}",
+                m.duration_count
+            );
+            let _ = writeln!(
+                out,
+                "hrsync_run_duration_seconds_sum{{tenant=\"{t}\"}} {}",
+                m.duration_sum
+            );
+            let _ = writeln!(
+                out,
+                "hrsync_run_duration_seconds_count{{tenant=\"{t}\"}} {}",
+                m.duration_count
+            );
+        }
+        let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in rows {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        };
+        family(
+            "hrsync_restarts_total",
+            "counter",
+            "Pipeline and tenant supervisor restarts.",
+            per(&|t| vec![(format!("tenant=\"{t}\""), status(t).restarts.to_string())]),
+        );
+        family(
+            "hrsync_quarantined",
+            "gauge",
+            "1 while the tenant is quarantined.",
+            per(&|t| {
+                vec![(
+                    format!("tenant=\"{t}\""),
+                    u8::from(status(t).quarantine.is_some()).to_string(),
+                )]
+            }),
+        );
+        family(
+            "hrsync_deactivations_held",
+            "gauge",
+            "1 while the last run's deactivations wait for approval.",
+            per(&|t| {
+                vec![(
+                    format!("tenant=\"{t}\""),
+                    u8::from(status(t).state == TenantState::Held).to_string(),
+                )]
+            }),
+        );
+        family(
+            "hrsync_emails_sent_total",
+            "counter",
+            "Emails sent to technical contacts.",
+            per(&|t| vec![(format!("tenant=\"{t}\""), status(t).emails_sent.to_string())]),
+        );
+        family(
+            "hrsync_emails_failed_total",
+            "counter",
+            "Failed email send attempts (each is retried).",
+            per(&|t| vec![(format!("tenant=\"{t}\""), status(t).emails_failed.to_string())]),
+        );
+        out
+    }
+}
+
+fn outcome_label(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Ok => "ok",
+        Outcome::CompletedWithFailures => "completed_with_failures",
+        Outcome::Held => "held",
+        Outcome::Failed => "failed",
     }
 }

@@ -55,6 +55,12 @@ pub enum TenantMsg {
     RunFailed { run: RunCtx, error: String, auth: bool },
     /// Respawn the pipeline (sent to itself after a backoff).
     Respawn,
+    /// Release (or drop) the deactivations that run `run` held (admin API).
+    Approve {
+        run: u64,
+        reject: bool,
+        reply: RpcReplyPort<Result<String, String>>,
+    },
 }
 
 impl std::fmt::Debug for TenantMsg {
@@ -65,6 +71,7 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::RunCompleted { run, .. } => write!(f, "RunCompleted({})", run.run_id),
             TenantMsg::RunFailed { run, .. } => write!(f, "RunFailed({})", run.run_id),
             TenantMsg::Respawn => write!(f, "Respawn"),
+            TenantMsg::Approve { run, .. } => write!(f, "Approve({run})"),
         }
     }
 }
@@ -267,6 +274,10 @@ impl Actor for TenantSupervisor {
                 }
                 finish_run(&myself, state, Ending::Failed { error, auth }).await?;
             }
+            TenantMsg::Approve { run, reject, reply } => {
+                let outcome = approve(state, run, reject).await;
+                let _ = reply.send(outcome);
+            }
             TenantMsg::Respawn => {
                 if state.pipeline.is_some() {
                     return Ok(());
@@ -336,6 +347,45 @@ impl Actor for TenantSupervisor {
         schedule_respawn(&myself, state);
         Ok(())
     }
+}
+
+/// Releases or drops held deactivations, unless a run is in progress.
+async fn approve(state: &mut TenantSupervisorState, run: u64, reject: bool) -> Result<String, String> {
+    if state.run.is_some() {
+        return Err("a run is in progress; approve once it has ended".to_string());
+    }
+    let store = state.args.store.as_ref();
+    let tenant = state.args.spec.id.clone();
+    if reject {
+        let n = crate::approve::reject_held(store, run)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(format!("tenant {tenant} run {run}: {n} held deactivation(s) dropped"));
+    }
+    let res = &state.args.resources;
+    let scim = ScimClient::new(
+        state.args.spec.scim.clone(),
+        res.scim_limiter.clone(),
+        res.scim_counters.clone(),
+    )
+    .with_retry_policy(state.args.retry.clone());
+    let released = crate::approve::approve_held(store, &scim, run)
+        .await
+        .map_err(|e| e.to_string())?;
+    info!(tenant = %tenant, run, deactivated = released.deactivated.len(), failed = released.failed.len(), "held deactivations released");
+    if released.failed.is_empty() {
+        state.args.status.update(&tenant, |s| {
+            if s.state == TenantState::Held {
+                s.state = TenantState::Ok;
+            }
+        });
+    }
+    Ok(format!(
+        "tenant {tenant} run {run}: {} deactivated, {} already inactive, {} failed",
+        released.deactivated.len(),
+        released.skipped.len(),
+        released.failed.len()
+    ))
 }
 
 fn is_current(state: &TenantSupervisorState, run: &RunCtx) -> bool {

@@ -48,7 +48,12 @@ pub struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub throttled: AtomicU64,
+    /// Answers by class: see [`STATUS_CLASSES`].
+    pub by_class: [AtomicU64; 5],
 }
+
+/// Labels of `Counters::by_class`: HTTP status classes, and "error" for no answer.
+pub const STATUS_CLASSES: [&str; 5] = ["2xx", "3xx", "4xx", "5xx", "error"];
 
 impl Counters {
     pub fn requests(&self) -> u64 {
@@ -59,6 +64,22 @@ impl Counters {
     }
     pub fn throttled(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Answers counted for `STATUS_CLASSES[i]`.
+    pub fn class(&self, i: usize) -> u64 {
+        self.by_class[i].load(Ordering::Relaxed)
+    }
+
+    fn count_status(&self, status: Option<u16>) {
+        let i = match status {
+            Some(200..=299) => 0,
+            Some(300..=399) => 1,
+            Some(400..=499) => 2,
+            Some(_) => 3,
+            None => 4,
+        };
+        self.by_class[i].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -86,8 +107,12 @@ pub async fn send(
 ) -> Result<Reply, SendError> {
     limiter.until_ready().await;
     counters.requests.fetch_add(1, Ordering::Relaxed);
-    let mut response = request.send().await.map_err(|e| SendError::Transport(describe(&e)))?;
+    let mut response = request.send().await.map_err(|e| {
+        counters.count_status(None);
+        SendError::Transport(describe(&e))
+    })?;
     let status = response.status().as_u16();
+    counters.count_status(Some(status));
     let headers = response.headers().clone();
     let mut body = Vec::new();
     loop {

@@ -5,6 +5,7 @@ mod harness;
 
 mod config_errors;
 mod crash;
+mod http_face;
 mod notify;
 mod proxy;
 mod resilience;
