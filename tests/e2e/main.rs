@@ -7,6 +7,7 @@ mod config_errors;
 mod crash;
 mod http_face;
 mod notify;
+mod page;
 mod proxy;
 mod resilience;
 mod safety;
