@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (a Python venv in .venv with the real
 # scim2-server and aiosmtpd from PyPI; Debian's chromium for the status-page test), checks
-# formatting and lints, then runs every test of the workspace. Extra arguments go to `cargo test` (e.g. a test name filter).
+# formatting and lints, then runs every test of the workspace. Extra arguments go to
+# `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

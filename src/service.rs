@@ -4,6 +4,7 @@
 //! demo`): the same actors, one run, in the foreground.
 
 use std::future::Future;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -90,13 +91,14 @@ pub async fn sync_once(
     retry: RetryPolicy,
 ) -> anyhow::Result<RunSummary> {
     let id = tenant.id.clone();
+    let status = StatusBoard::default();
     let (root, _) = Actor::spawn(
         None,
         Supervisor,
         RootArgs {
             tenants: vec![tenant],
             store: store.clone(),
-            status: StatusBoard::default(),
+            status: status.clone(),
             smtp,
             autostart: false,
             retry,
@@ -111,15 +113,38 @@ pub async fn sync_once(
         reply: tx.into(),
     })
     .map_err(|_| anyhow!("the supervisor stopped before the run started"))?;
+    let progress = show_progress(status, id.clone());
     let summary = rx
         .await
         .map_err(|_| anyhow!("tenant {id} stopped before its run finished"));
+    progress.abort();
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
     // The notifier may still be sending the report: let it finish.
     if root.drain_and_wait(Some(STOP_TIMEOUT)).await.is_err() {
         root.stop(None);
     }
     store.flush().await.context("cannot flush the state database")?;
     summary
+}
+
+/// On a terminal, shows the run's progress (pages committed, employees read) on stderr;
+/// nothing when stderr is not a terminal.
+fn show_progress(status: StatusBoard, tenant: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let shown = status.snapshot().get(&tenant).and_then(|s| s.progress);
+            match shown {
+                Some((pages, read)) => eprint!("\r\x1b[2K  syncing {tenant}: {pages} page(s), {read} employees read"),
+                None => eprint!("\r\x1b[2K  syncing {tenant}: reading the roster…"),
+            }
+        }
+    })
 }
 
 /// Prints a run summary for a person.

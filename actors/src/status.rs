@@ -49,6 +49,8 @@ pub struct TenantStatus {
     pub consecutive_failures: u32,
     /// Set while the tenant is quarantined.
     pub quarantine: Option<Quarantine>,
+    /// The run in progress: pages committed and employees read so far.
+    pub progress: Option<(u32, u64)>,
     pub emails_sent: u64,
     /// Failed send attempts (each email is retried until sent or expired).
     pub emails_failed: u64,
@@ -66,6 +68,7 @@ impl Default for TenantStatus {
             up: false,
             consecutive_failures: 0,
             quarantine: None,
+            progress: None,
             emails_sent: 0,
             emails_failed: 0,
             last_email_error: None,
@@ -141,6 +144,7 @@ impl StatusBoard {
             Outcome::Held => TenantState::Held,
         };
         s.current_run = None;
+        s.progress = None;
         let mut last = summary.clone();
         last.failures.truncate(20);
         s.last_run = Some(last);

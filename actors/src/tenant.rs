@@ -445,6 +445,7 @@ async fn spawn_pipeline(
             tenant: myself.clone(),
             concurrency: args.spec.scim.concurrency,
             brake: args.spec.brake.clone(),
+            status: args.status.clone(),
             faults: args.faults.clone(),
         },
         sup.clone(),

@@ -25,6 +25,7 @@ use crate::faults::{self, FaultHook, PanicPoint};
 use crate::fetcher::FetcherMsg;
 use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
 use crate::scim::ScimClient;
+use crate::status::StatusBoard;
 use crate::store::{Cursor, EmployeeState, ProgressStore};
 use crate::tenant::TenantMsg;
 
@@ -46,6 +47,8 @@ pub struct WriterArgs {
     pub concurrency: usize,
     /// Deactivation brake and shrunken-roster guard.
     pub brake: BrakeSpec,
+    /// Where run progress is shown.
+    pub status: StatusBoard,
     /// Test-only panic points.
     pub faults: Option<Arc<FaultHook>>,
 }
@@ -184,6 +187,9 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     };
     store.flush().await?;
     debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, writes = counts.writes(), "page committed");
+    state.args.status.update(&plan.run.tenant, |s| {
+        s.progress = Some((cursor.pages_committed, cursor.counts.read))
+    });
     faults::check(&state.args.faults, || PanicPoint::AfterCommit {
         tenant: plan.run.tenant.clone(),
         page: plan.index,
