@@ -61,11 +61,15 @@ pub enum Command {
         #[arg(long)]
         reject: bool,
     },
-    /// Ask the running service for every tenant's status (reads `service.listen` from the config).
+    /// Every tenant's status as a table: asked of the running service (`service.listen`), or
+    /// read from the store when the service is not running.
     Status {
         /// The config file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the JSON of `/status` instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate the config file: keys, values, secrets resolvable. Exit 0 when it is valid.
     Check {

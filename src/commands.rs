@@ -11,7 +11,7 @@ use hrsync_actors::ukg::UkgClient;
 
 use crate::cli::{Command, LogFormatArg};
 use crate::config::{self, LogFormat, Settings};
-use crate::{demo, service, shutdown, telemetry};
+use crate::{demo, service, shutdown, status_table, telemetry};
 
 /// Runs one command; `Err` is printed as one line and exits 1.
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -103,13 +103,25 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Command::Status { config } => {
+        Command::Status { config, json } => {
             let settings = load(&config)?;
             let url = format!("http://{}/status", settings.service.listen);
-            let body = http_get(&url)
-                .await
-                .with_context(|| format!("cannot reach the running service at {url} (is `hrsync run` running?)"))?;
-            println!("{body}");
+            let (status, source) = match http_get(&url).await {
+                Ok(body) => (
+                    serde_json::from_str(&body).context("the service answered unreadable JSON")?,
+                    "the running service",
+                ),
+                Err(_) => (
+                    status_table::from_store(&settings)?,
+                    "the store (the service is not running)",
+                ),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", status_table::render(&status));
+                println!("(from {source})");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config } => {

@@ -9,4 +9,5 @@ pub mod demo;
 pub mod http;
 pub mod service;
 pub mod shutdown;
+pub mod status_table;
 pub mod telemetry;

@@ -112,6 +112,39 @@ async fn metrics_status_page_and_admin_api() {
             "leak in {text}"
         );
     }
+    // `hrsync status`: from the running service, then from the store once it stopped.
+    let config = setup.config.to_str().unwrap().to_string();
+    let status_cmd = || async {
+        let out = setup
+            .command(&["status", "--config", &config])
+            .env("HRSYNC_ADMIN_TOKEN", ADMIN)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let live = status_cmd().await;
+    assert!(live.contains("(from the running service)"), "{live}");
+    let row = live
+        .lines()
+        .find(|l| l.starts_with("locked "))
+        .unwrap_or_else(|| panic!("{live}"));
+    assert!(row.contains("quarantined"), "{live}");
+    assert!(live.contains("locked: UKG Pro rejected the credentials"), "{live}");
     let (code, _) = service.terminate().await;
     assert_eq!(code, Some(0));
+    let stored = status_cmd().await;
+    assert!(
+        stored.contains("(from the store (the service is not running))"),
+        "{stored}"
+    );
+    let row = stored
+        .lines()
+        .find(|l| l.starts_with("face "))
+        .unwrap_or_else(|| panic!("{stored}"));
+    assert!(
+        row.contains(" ok ") && row.contains(" 2 "),
+        "the last run is run 2: {stored}"
+    );
 }

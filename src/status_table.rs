@@ -1,0 +1,113 @@
+//! `hrsync status`: every tenant's state as a table, from the running service's `/status`
+//! or, when the service is not running, from the store.
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use crate::config::Settings;
+
+/// The `/status` shape built from the store (last run, held deactivations).
+pub fn from_store(settings: &Settings) -> anyhow::Result<Value> {
+    let store = crate::service::open_store(&settings.service.data_dir)?;
+    let mut tenants = serde_json::Map::new();
+    for t in &settings.tenants {
+        let tenant = store.tenant(&t.id).context("cannot read the store")?;
+        let last = tenant
+            .runs(1)
+            .context("cannot read the run history")?
+            .into_iter()
+            .next();
+        let state = match (&last, tenant.held()?) {
+            (_, Some(_)) => "held",
+            (None, None) => "idle",
+            (Some(r), None) => match r.outcome {
+                hrsync_actors::model::Outcome::Ok => "ok",
+                hrsync_actors::model::Outcome::CompletedWithFailures => "degraded",
+                hrsync_actors::model::Outcome::Held => "held",
+                hrsync_actors::model::Outcome::Failed => "failed",
+            },
+        };
+        tenants.insert(
+            t.id.clone(),
+            json!({ "state": state, "last_run": last, "next_run_at": null }),
+        );
+    }
+    Ok(json!({ "tenants": tenants }))
+}
+
+/// A table for a person.
+pub fn render(status: &Value) -> String {
+    let mut rows = vec![[
+        "TENANT".to_string(),
+        "STATE".into(),
+        "LAST RUN".into(),
+        "FINISHED".into(),
+        "CREATED".into(),
+        "UPDATED".into(),
+        "DEACTIVATED".into(),
+        "FAILED".into(),
+        "NEXT RUN".into(),
+    ]];
+    let empty = serde_json::Map::new();
+    for (id, t) in status["tenants"].as_object().unwrap_or(&empty) {
+        let run = &t["last_run"];
+        let c = &run["counts"];
+        let n = |k: &str| c[k].as_u64().unwrap_or(0);
+        let has_run = !run.is_null();
+        let cell = |v: String| if has_run { v } else { "-".to_string() };
+        rows.push([
+            id.clone(),
+            t["state"].as_str().unwrap_or("?").to_string(),
+            cell(run["run_id"].to_string()),
+            cell(run["finished_at"].as_str().map(short_time).unwrap_or_default()),
+            cell((n("created") + n("adopted")).to_string()),
+            cell((n("updated") + n("reactivated")).to_string()),
+            cell(n("deactivated").to_string()),
+            cell(n("failed").to_string()),
+            t["next_run_at"].as_str().map(short_time).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for (id, t) in status["tenants"].as_object().unwrap_or(&empty) {
+        if let Some(e) = t["last_run"]["error"].as_str() {
+            out.push_str(&format!("{id}: {e}\n"));
+        }
+    }
+    out
+}
+
+/// `2026-11-29T03:19:00.123Z` → `2026-11-29 03:19`.
+fn short_time(t: &str) -> String {
+    t.get(..16).unwrap_or(t).replace('T', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_aligned_rows_and_errors() {
+        let status = json!({"tenants": {
+            "acme": {"state": "ok", "next_run_at": "2026-11-30T03:19:00Z", "last_run": {"run_id": 4, "finished_at": "2026-11-29T03:19:00Z", "counts": {"created": 2, "adopted": 1, "updated": 5, "reactivated": 0, "deactivated": 1, "failed": 0}, "error": null}},
+            "beta": {"state": "idle", "next_run_at": null, "last_run": null},
+            "gamma": {"state": "failed", "next_run_at": null, "last_run": {"run_id": 1, "finished_at": "2026-11-29T03:00:00Z", "counts": {}, "error": "UKG Pro API unreachable: timed out"}}
+        }});
+        let table = render(&status);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("TENANT  STATE"), "{table}");
+        assert!(
+            lines[1].starts_with("acme    ok      4") && lines[1].contains("2026-11-29 03:19  3"),
+            "{table}"
+        );
+        assert!(lines[2].starts_with("beta    idle    -"), "{table}");
+        assert!(table.contains("gamma: UKG Pro API unreachable: timed out"), "{table}");
+    }
+}
