@@ -22,6 +22,10 @@ pub enum Command {
         /// Log format (overrides `service.log_format`).
         #[arg(long, value_enum)]
         log_format: Option<LogFormatArg>,
+        /// Serve only this shard's tenants, `I/N` (overrides `service.shard`): a tenant
+        /// belongs to shard `fnv1a(id) mod N`. See README, "Several instances".
+        #[arg(long)]
+        shard: Option<crate::config::Shard>,
     },
     /// Run one tenant's sync now in the foreground and print a summary. Exit 0 when the run
     /// completed (even with per-record failures, which are listed), 1 when it could not.

@@ -16,8 +16,15 @@ use crate::{demo, service, shutdown, status_table, telemetry};
 /// Runs one command; `Err` is printed as one line and exits 1.
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { config, log_format } => {
-            let settings = load(&config)?;
+        Command::Run {
+            config,
+            log_format,
+            shard,
+        } => {
+            let mut settings = load(&config)?;
+            if shard.is_some() {
+                settings.service.shard = shard;
+            }
             let format = match log_format {
                 Some(LogFormatArg::Json) => LogFormat::Json,
                 Some(LogFormatArg::Text) => LogFormat::Text,

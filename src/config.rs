@@ -60,6 +60,53 @@ pub struct ServiceSettings {
     /// Bearer token of the admin HTTP API (`POST /tenants/{id}/sync|approve`); None
     /// disables it.
     pub admin_token: Option<SecretString>,
+    /// At most this many tenant runs at once in this process.
+    pub max_concurrent_runs: usize,
+    /// First runs start at a random moment within this span.
+    pub start_spread: Duration,
+    /// This instance's shard: it serves the tenants with `shard_of(id, count) == index`.
+    pub shard: Option<Shard>,
+}
+
+/// One shard of N (`index/count`, index from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let expected = format!("expected I/N with 0 <= I < N, e.g. \"0/3\", got {s:?}");
+        let (i, n) = s.trim().split_once('/').ok_or_else(|| expected.clone())?;
+        let (index, count) = (
+            i.trim().parse::<u32>().map_err(|_| expected.clone())?,
+            n.trim().parse::<u32>().map_err(|_| expected.clone())?,
+        );
+        if count == 0 || index >= count {
+            return Err(expected);
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether this shard serves `tenant`: FNV-1a of the id, modulo the shard count (stable
+    /// across processes, versions and platforms).
+    pub fn owns(&self, tenant: &str) -> bool {
+        shard_of(tenant, self.count) == self.index
+    }
+}
+
+/// The shard (of `count`) that serves `tenant`.
+pub fn shard_of(tenant: &str, count: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tenant.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(count.max(1))) as u32
 }
 
 /// How log lines are written.
@@ -295,6 +342,9 @@ struct RawService {
     admin_token: Option<Value>,
     admin_token_env: Option<Value>,
     admin_token_file: Option<Value>,
+    max_concurrent_runs: Option<Value>,
+    start_spread: Option<Value>,
+    shard: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -477,7 +527,30 @@ impl Ctx<'_> {
             file: raw.admin_token_file.as_ref(),
         };
         let admin_token = self.secret("service", "admin_token", "the admin API token", keys)?;
+        let max_concurrent_runs = self
+            .int(
+                raw.max_concurrent_runs.as_ref(),
+                "service.max_concurrent_runs",
+                1,
+                100_000,
+            )?
+            .unwrap_or(16) as usize;
+        let start_spread = self.duration(
+            raw.start_spread.as_ref(),
+            "service.start_spread",
+            "\"30s\" or \"5m\"",
+            Duration::from_secs(30),
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        )?;
+        let shard = match self.string(raw.shard.as_ref(), "service.shard", "\"I/N\" such as \"0/3\"")? {
+            None => None,
+            Some(text) => Some(text.parse::<Shard>().map_err(|m| self.err("service.shard", m))?),
+        };
         Ok(ServiceSettings {
+            max_concurrent_runs,
+            start_spread,
+            shard,
             admin_token,
             data_dir,
             listen,
@@ -2091,5 +2164,30 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             e.contains("active_statuses") && e.contains("a list of UKG status codes"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn shards_split_tenants_exactly_once() {
+        let tenants: Vec<String> = (0..500).map(|i| format!("tenant-{i}")).collect();
+        for n in [1u32, 2, 3, 7] {
+            let shards: Vec<Shard> = (0..n).map(|i| format!("{i}/{n}").parse().unwrap()).collect();
+            for t in &tenants {
+                assert_eq!(
+                    shards.iter().filter(|s| s.owns(t)).count(),
+                    1,
+                    "{t} in exactly one of {n}"
+                );
+            }
+            let biggest = shards
+                .iter()
+                .map(|s| tenants.iter().filter(|t| s.owns(t)).count())
+                .max()
+                .unwrap();
+            assert!(biggest < 500 / n as usize + 60, "{n} shards are balanced: {biggest}");
+        }
+        assert_eq!(shard_of("acme", 3), shard_of("acme", 3), "stable");
+        assert!("3/3".parse::<Shard>().is_err() && "x".parse::<Shard>().is_err() && "0/0".parse::<Shard>().is_err());
+        let e = parse_err(&with_tenant(str::to_string).replacen("[service]\n", "[service]\nshard = \"4/2\"\n", 1));
+        assert!(e.contains("service.shard") && e.contains("I/N"), "{e}");
     }
 }

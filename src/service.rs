@@ -42,17 +42,27 @@ pub async fn run_service(
 ) -> anyhow::Result<()> {
     let store = open_store(&settings.service.data_dir)?;
     let status = StatusBoard::default();
+    let tenants: Vec<TenantSpec> = match settings.service.shard {
+        None => settings.tenants.clone(),
+        Some(shard) => {
+            let mine: Vec<TenantSpec> = settings.tenants.iter().filter(|t| shard.owns(&t.id)).cloned().collect();
+            tracing::info!(shard = %format!("{}/{}", shard.index, shard.count), tenants = ?mine.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), "serving this shard's tenants");
+            mine
+        }
+    };
     let (root, root_handle) = Actor::spawn(
         Some("hrsync/root".to_string()),
         Supervisor,
         RootArgs {
-            tenants: settings.tenants.clone(),
+            tenants,
             store: store.clone(),
             status: status.clone(),
             smtp: settings.smtp.clone(),
             autostart: true,
             retry: settings.service.retry.clone(),
             faults: None,
+            max_concurrent_runs: Some(settings.service.max_concurrent_runs),
+            start_spread: settings.service.start_spread,
         },
     )
     .await
@@ -103,6 +113,8 @@ pub async fn sync_once(
             autostart: false,
             retry,
             faults: None,
+            max_concurrent_runs: None,
+            start_spread: Duration::ZERO,
         },
     )
     .await

@@ -53,6 +53,10 @@ pub struct RootArgs {
     pub retry: RetryPolicy,
     /// Test-only panic points (None in the service).
     pub faults: Option<Arc<FaultHook>>,
+    /// At most this many tenants run at once (None: no cap).
+    pub max_concurrent_runs: Option<usize>,
+    /// Spread of the first runs (see `TenantArgs::start_spread`).
+    pub start_spread: std::time::Duration,
 }
 
 struct TenantEntry {
@@ -70,6 +74,8 @@ pub struct RootState {
     autostart: bool,
     retry: RetryPolicy,
     faults: Option<Arc<FaultHook>>,
+    run_slots: Option<Arc<tokio::sync::Semaphore>>,
+    start_spread: std::time::Duration,
 }
 
 impl Actor for Supervisor {
@@ -116,6 +122,10 @@ impl Actor for Supervisor {
             autostart: args.autostart,
             retry: args.retry,
             faults: args.faults,
+            run_slots: args
+                .max_concurrent_runs
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1)))),
+            start_spread: args.start_spread,
         };
         let ids: Vec<String> = state.tenants.keys().cloned().collect();
         for id in ids {
@@ -219,6 +229,8 @@ async fn spawn_tenant(myself: &ActorRef<RootMsg>, state: &mut RootState, id: &st
         autostart: state.autostart,
         retry: state.retry.clone(),
         faults: state.faults.clone(),
+        run_slots: state.run_slots.clone(),
+        start_spread: state.start_spread,
     };
     match Actor::spawn_linked(Some(format!("{id}/tenant")), TenantSupervisor, args, myself.get_cell()).await {
         Ok((actor, _)) => entry.actor = Some(actor),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::faults::FaultHook;
 use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
@@ -111,6 +111,11 @@ pub struct TenantArgs {
     pub retry: RetryPolicy,
     /// Test-only panic points (None in the service).
     pub faults: Option<Arc<FaultHook>>,
+    /// Slots for runs across all tenants (the global cap); None: no cap.
+    pub run_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// The first run starts after a random delay up to this (so many tenants do not all
+    /// start at once); later runs are spread by up to 5 % of the interval (at most 15 min).
+    pub start_spread: Duration,
 }
 
 /// The running pipeline of one generation.
@@ -180,6 +185,8 @@ pub struct TenantSupervisorState {
     waiters: Vec<RpcReplyPort<RunSummary>>,
     backoff: Backoff,
     health: Health,
+    /// This tenant's slot under the global cap while a run is in progress.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
     restarts: u64,
     next_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
 }
@@ -203,6 +210,7 @@ impl Actor for TenantSupervisor {
             waiters: Vec::new(),
             backoff: Backoff::default(),
             health: Health::default(),
+            slot: None,
             restarts: 0,
             next_tick: None,
         };
@@ -216,7 +224,8 @@ impl Actor for TenantSupervisor {
 
     async fn post_start(&self, myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
         if state.args.autostart {
-            myself.cast(TenantMsg::Tick)?;
+            let delay = random_up_to(state.args.start_spread);
+            state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
         }
         Ok(())
     }
@@ -246,8 +255,8 @@ impl Actor for TenantSupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            TenantMsg::Tick => request_run(state, None)?,
-            TenantMsg::RunNow(reply) => request_run(state, reply)?,
+            TenantMsg::Tick => request_run(&myself, state, None)?,
+            TenantMsg::RunNow(reply) => request_run(&myself, state, reply)?,
             TenantMsg::RunCompleted {
                 run,
                 counts,
@@ -347,6 +356,15 @@ impl Actor for TenantSupervisor {
         schedule_respawn(&myself, state);
         Ok(())
     }
+}
+
+/// A random duration in `0..=max`.
+fn random_up_to(max: Duration) -> Duration {
+    use rand::Rng;
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::rng().random_range(0..=max.as_millis().min(u64::MAX as u128) as u64))
 }
 
 /// Releases or drops held deactivations, unless a run is in progress.
@@ -505,6 +523,7 @@ async fn spawn_pipeline(
 }
 
 fn request_run(
+    myself: &ActorRef<TenantMsg>,
     state: &mut TenantSupervisorState,
     reply: Option<RpcReplyPort<RunSummary>>,
 ) -> Result<(), ActorProcessingErr> {
@@ -514,6 +533,20 @@ fn request_run(
     }
     if let Some(t) = state.next_tick.take() {
         t.abort();
+    }
+    if state.slot.is_none() {
+        if let Some(slots) = &state.args.run_slots {
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => state.slot = Some(permit),
+                Err(_) => {
+                    // Every slot is taken: try again shortly, without blocking the mailbox.
+                    let wait = Duration::from_millis(500) + random_up_to(Duration::from_millis(1500));
+                    debug!(tenant = %state.args.spec.id, wait_ms = wait.as_millis() as u64, "run waits for a slot under the global cap");
+                    state.next_tick = Some(myself.send_after(wait, || TenantMsg::Tick));
+                    return Ok(());
+                }
+            }
+        }
     }
     if state.pipeline.is_none() {
         state.run_requested = true;
@@ -638,7 +671,9 @@ async fn finish_run(
     if summary.outcome != Outcome::Failed {
         state.backoff.reset();
     }
-    let delay = state.health.next_delay(state.args.spec.schedule);
+    state.slot = None;
+    let base = state.health.next_delay(state.args.spec.schedule);
+    let delay = base + random_up_to((base / 20).min(Duration::from_secs(900)));
     state.args.status.finished(&summary);
     let health = state.health.clone();
     state.args.status.update(&summary.tenant, |s| {

@@ -73,6 +73,15 @@ async fn start(
     autostart: bool,
     faults: Option<Arc<FaultHook>>,
 ) -> (ActorRef<RootMsg>, StatusBoard) {
+    start_capped(tenants, autostart, faults, None).await
+}
+
+async fn start_capped(
+    tenants: Vec<TenantSpec>,
+    autostart: bool,
+    faults: Option<Arc<FaultHook>>,
+    max_concurrent_runs: Option<usize>,
+) -> (ActorRef<RootMsg>, StatusBoard) {
     let status = StatusBoard::default();
     let args = RootArgs {
         tenants,
@@ -82,6 +91,8 @@ async fn start(
         autostart,
         retry: fast_retry(),
         faults,
+        max_concurrent_runs,
+        start_spread: Duration::ZERO,
     };
     let (root, _) = Actor::spawn(None, Supervisor, args).await.unwrap();
     (root, status)
@@ -284,6 +295,29 @@ async fn failing_tenants_are_quarantined_while_others_keep_their_schedule() {
         app_ids(&app),
         active_ids(&good_ukg),
         "only the healthy tenant's users are in the app"
+    );
+    stop(root).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_global_cap_lets_one_tenant_run_at_a_time() {
+    let (ukg_a, ukg_b) = (ukg(30, 7).await, ukg(30, 8).await);
+    let app = ScimSim::start(TOKEN).await.unwrap();
+    // Slow UKG answers make the runs long enough to overlap if they could.
+    ukg_a.inject(Fault::Delay(Duration::from_millis(150)));
+    ukg_b.inject(Fault::Delay(Duration::from_millis(150)));
+    let tenants = vec![spec("cap-a", &ukg_a, &app, 10, 4), spec("cap-b", &ukg_b, &app, 10, 4)];
+    let (root, _) = start_capped(tenants, false, None, Some(1)).await;
+    let (a, b) = tokio::join!(run_now(&root, "cap-a"), run_now(&root, "cap-b"));
+    assert_eq!((a.outcome.clone(), b.outcome.clone()), (Outcome::Ok, Outcome::Ok));
+    let (first, second) = if a.started_at <= b.started_at {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert!(
+        second.started_at >= first.finished_at,
+        "runs overlapped: {first:?} / {second:?}"
     );
     stop(root).await;
 }

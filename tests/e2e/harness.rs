@@ -221,7 +221,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let listen = free_port();
         let mut text = format!(
-            "[service]\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{listen}\"\n",
+            "[service]\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{listen}\"\nstart_spread = \"0s\"\n",
             dir.path().join("data").display()
         );
         let mut env = Vec::new();
