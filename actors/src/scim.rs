@@ -91,6 +91,28 @@ impl ScimClient {
         Ok(resources.iter().filter_map(remote_user).find(wanted))
     }
 
+    /// Every user of the app (paged 1000 at a time), for a first run's directory.
+    pub async fn list_users(&self) -> Result<Vec<RemoteUser>, ScimError> {
+        let mut out = Vec::new();
+        let mut start = 1usize;
+        loop {
+            let query = [("startIndex", start.to_string()), ("count", "1000".to_string())];
+            let body = self.call(reqwest::Method::GET, "/Users", Some(&query), None).await?;
+            let page: Vec<RemoteUser> = body
+                .get("Resources")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(remote_user).collect())
+                .unwrap_or_default();
+            let total = body.get("totalResults").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let n = page.len();
+            out.extend(page);
+            start += n;
+            if n == 0 || start > total {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Creates the user; returns the app's id. A duplicate userName is [`ScimError::Conflict`].
     pub async fn create(&self, user: &AppUser, manager_id: Option<&str>) -> Result<String, ScimError> {
         let body = self

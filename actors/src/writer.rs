@@ -24,7 +24,7 @@ use crate::error::{ScimError, StoreError};
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::fetcher::FetcherMsg;
 use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
-use crate::scim::ScimClient;
+use crate::scim::{RemoteUser, ScimClient};
 use crate::status::StatusBoard;
 use crate::store::{Cursor, EmployeeState, ProgressStore};
 use crate::tenant::TenantMsg;
@@ -64,6 +64,29 @@ pub struct WriterState {
     /// Whether this writer saw the run from its first page: only then is `seen` the whole
     /// roster, and absence a reason to deactivate.
     complete_read: bool,
+    /// The app's users, listed once when the run starts with an empty store (a first sync):
+    /// creates then need no per-user lookup.
+    directory: Option<Arc<Directory>>,
+}
+
+/// The app's users by externalId and by lower-cased userName.
+#[derive(Debug, Default)]
+pub struct Directory {
+    by_external_id: HashMap<String, RemoteUser>,
+    by_user_name: HashMap<String, RemoteUser>,
+}
+
+impl Directory {
+    fn new(users: Vec<RemoteUser>) -> Self {
+        let mut d = Directory::default();
+        for u in users {
+            d.by_user_name.insert(u.user_name.to_lowercase(), u.clone());
+            if let Some(x) = &u.external_id {
+                d.by_external_id.insert(x.clone(), u);
+            }
+        }
+        d
+    }
 }
 
 /// Why one change did not apply.
@@ -105,6 +128,7 @@ impl Actor for Writer {
             aborted_run: None,
             seen: HashSet::new(),
             complete_read: false,
+            directory: None,
         })
     }
 
@@ -124,6 +148,19 @@ impl Actor for Writer {
             state.run_id = Some(run_id);
             state.seen.clear();
             state.complete_read = plan.index == 1;
+            state.directory = None;
+            if state.args.store.employee_count() == 0 {
+                match state.args.scim.list_users().await {
+                    Ok(users) => {
+                        info!(tenant = %plan.run.tenant, run = run_id, app_users = users.len(), "first sync: app directory listed");
+                        state.directory = Some(Arc::new(Directory::new(users)));
+                    }
+                    // Not fatal: creates then look each user up.
+                    Err(e) => {
+                        warn!(tenant = %plan.run.tenant, error = %e, "cannot list the app's users; looking up one by one")
+                    }
+                }
+            }
         }
         apply_page(plan, state).await
     }
@@ -132,13 +169,15 @@ impl Actor for Writer {
 async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
     let store = state.args.store.clone();
     let scim = &state.args.scim;
+    let directory = state.directory.clone();
+    let directory = directory.as_deref();
     let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(plan.items)
         .map(|item| {
             let store = store.clone();
             async move {
                 (
                     item.user.external_id.clone(),
-                    apply_item(scim, store.as_ref(), item).await,
+                    apply_item(scim, store.as_ref(), directory, item).await,
                 )
             }
         })
@@ -346,7 +385,12 @@ pub async fn deactivate(
 }
 
 /// Applies one planned change and records it once the app confirmed it.
-async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem) -> Result<Counts, WriteError> {
+async fn apply_item(
+    scim: &ScimClient,
+    store: &dyn ProgressStore,
+    directory: Option<&Directory>,
+    item: PlanItem,
+) -> Result<Counts, WriteError> {
     let PlanItem {
         user,
         hash,
@@ -363,7 +407,7 @@ async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem
     };
     let app_id = match action {
         Action::Create => {
-            let (id, adopted) = create_or_adopt(scim, &user, manager_app.as_deref()).await?;
+            let (id, adopted) = create_or_adopt(scim, &user, manager_app.as_deref(), directory).await?;
             if adopted {
                 counts.adopted += 1
             } else {
@@ -377,7 +421,7 @@ async fn apply_item(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem
                 Ok(()) => app_id,
                 // Deleted in the app behind our back: create it again.
                 Err(ScimError::Status { status: 404, .. }) => {
-                    create_or_adopt(scim, &user, manager_app.as_deref()).await?.0
+                    create_or_adopt(scim, &user, manager_app.as_deref(), None).await?.0
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -459,18 +503,43 @@ fn cycle_through(store: &dyn ProgressStore, employee: &str, manager: &str) -> Re
 
 /// Adopts the app user that already carries this externalId (or this userName and no
 /// other externalId), or creates one. Returns the app id and whether it was adopted.
+/// With a `directory` (first sync) the look-ups are answered from it; a 409 on create still
+/// falls back to asking the app.
 async fn create_or_adopt(
     scim: &ScimClient,
     user: &AppUser,
     manager: Option<&str>,
+    directory: Option<&Directory>,
 ) -> Result<(String, bool), WriteError> {
-    if let Some(existing) = scim.find_by_external_id(&user.external_id).await? {
+    let by_external_id = match directory {
+        Some(d) => d.by_external_id.get(&user.external_id).cloned(),
+        None => scim.find_by_external_id(&user.external_id).await?,
+    };
+    if let Some(existing) = by_external_id {
         scim.replace(&existing.id, user, manager).await?;
         return Ok((existing.id, true));
     }
+    if let Some(existing) = directory.and_then(|d| d.by_user_name.get(&user.user_name.to_lowercase())) {
+        return adopt_by_user_name(scim, user, manager, Some(existing.clone())).await;
+    }
     match scim.create(user, manager).await {
         Ok(id) => Ok((id, false)),
-        Err(ScimError::Conflict) => match scim.find_by_user_name(&user.user_name).await? {
+        Err(ScimError::Conflict) => {
+            let existing = scim.find_by_user_name(&user.user_name).await?;
+            adopt_by_user_name(scim, user, manager, existing).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adopts the app user holding this userName unless it belongs to another employee.
+async fn adopt_by_user_name(
+    scim: &ScimClient,
+    user: &AppUser,
+    manager: Option<&str>,
+    existing: Option<RemoteUser>,
+) -> Result<(String, bool), WriteError> {
+    match existing {
             Some(existing) if existing.external_id.as_deref().is_none_or(|x| x == user.external_id) => {
                 scim.replace(&existing.id, user, manager).await?;
                 Ok((existing.id, true))
@@ -485,9 +554,7 @@ async fn create_or_adopt(
                 "the app reported userName {} as taken (409) but no user with it can be found",
                 user.user_name
             ))),
-        },
-        Err(e) => Err(e.into()),
-    }
+        }
 }
 
 /// Second pass: links the managers that were not in the app when their reports were
