@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hrsync::service::sync_once;
-use hrsync_actors::spec::{ScimSpec, TenantSpec, UkgSpec};
+use hrsync_actors::spec::TenantSpec;
 use hrsync_actors::store::Store;
 use hrsync_actors::upstream::RetryPolicy;
 use hrsync_sim::{sample_roster, UkgSim, UkgSimConfig};
@@ -88,35 +88,19 @@ async fn main() -> anyhow::Result<()> {
         sample_roster(employees, 3, "bench.example"),
     ))
     .await?;
-    let tenant = TenantSpec {
-        id: "bench".into(),
-        schedule: Duration::from_secs(86400),
-        technical_contact: "it@bench.example".into(),
-        quarantine_after: 3,
-        timezone: chrono_tz::Tz::UTC,
-        brake: Default::default(),
-        mapping: Default::default(),
-        ukg: UkgSpec {
-            base_url: ukg.base_url(),
-            username: "svc".into(),
-            password: "pw".into(),
-            api_key: "KEY01".into(),
-            user_api_key: None,
-            page_size: 1000,
-            requests_per_second: 1_000_000,
-            burst: None,
-            department_org_level: 1,
-            timeout: Duration::from_secs(120),
-        },
-        scim: ScimSpec {
-            base_url: base("hrsync"),
-            token: "tok".into(),
-            requests_per_second: 1_000_000,
-            burst: None,
-            concurrency,
-            timeout: Duration::from_secs(120),
-        },
-    };
+    let mut tenant = TenantSpec::local(
+        "bench",
+        ukg.base_url(),
+        ("svc", "pw", "KEY01"),
+        base("hrsync"),
+        "tok",
+        1000,
+    );
+    tenant.ukg.requests_per_second = 1_000_000;
+    tenant.ukg.timeout = Duration::from_secs(120);
+    tenant.scim.requests_per_second = 1_000_000;
+    tenant.scim.concurrency = concurrency;
+    tenant.scim.timeout = Duration::from_secs(120);
     let started = Instant::now();
     let summary = sync_once(Store::temporary()?, tenant, None, RetryPolicy::default()).await?;
     let sync_secs = started.elapsed().as_secs_f64();

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use hrsync::service::sync_once;
-use hrsync_actors::spec::{ScimSpec, TenantSpec, UkgSpec};
+use hrsync_actors::spec::TenantSpec;
 use hrsync_actors::store::Store;
 use hrsync_actors::upstream::RetryPolicy;
 use hrsync_sim::{sample_roster, ScimSim, UkgSim, UkgSimConfig};
@@ -31,35 +31,18 @@ async fn main() -> anyhow::Result<()> {
     ))
     .await?;
     let app = ScimSim::start("tok").await?;
-    let tenant = TenantSpec {
-        id: "bench".into(),
-        schedule: Duration::from_secs(86400),
-        technical_contact: "it@bench.example".into(),
-        quarantine_after: 3,
-        timezone: chrono_tz::Tz::UTC,
-        brake: Default::default(),
-        mapping: Default::default(),
-        ukg: UkgSpec {
-            base_url: ukg.base_url(),
-            username: "svc".into(),
-            password: "pw".into(),
-            api_key: "KEY01".into(),
-            user_api_key: None,
-            page_size,
-            requests_per_second: rps,
-            burst: None,
-            department_org_level: 1,
-            timeout: Duration::from_secs(60),
-        },
-        scim: ScimSpec {
-            base_url: app.base_url(),
-            token: "tok".into(),
-            requests_per_second: 10_000,
-            burst: None,
-            concurrency: 8,
-            timeout: Duration::from_secs(60),
-        },
-    };
+    let mut tenant = TenantSpec::local(
+        "bench",
+        ukg.base_url(),
+        ("svc", "pw", "KEY01"),
+        app.base_url(),
+        "tok",
+        page_size,
+    );
+    tenant.ukg.requests_per_second = rps;
+    tenant.ukg.timeout = Duration::from_secs(60);
+    tenant.scim.requests_per_second = 10_000;
+    tenant.scim.concurrency = 8;
     let store = Store::temporary()?;
     println!("employees {employees}, page size {page_size}, UKG limit {rps} req/s (burst 1)");
     for label in ["first run (creates everyone)", "second run (no change)"] {

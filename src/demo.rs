@@ -3,12 +3,10 @@
 //! hire, a manager change and a termination in "UKG", syncs again, then once more with no
 //! change, and prints what happened at each step.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use chrono::Utc;
 use hrsync_actors::model::RunSummary;
-use hrsync_actors::spec::{ScimSpec, TenantSpec, UkgSpec};
+use hrsync_actors::spec::TenantSpec;
 use hrsync_actors::store::Store;
 use hrsync_actors::upstream::RetryPolicy;
 use hrsync_sim::{sample_roster, ScimSim, UkgSim, UkgSimConfig};
@@ -31,35 +29,16 @@ pub async fn run(employees: usize) -> anyhow::Result<()> {
         ukg.employees().len()
     );
     println!("  SCIM app:          {}", app.base_url());
-    let tenant = TenantSpec {
-        id: "demo".into(),
-        schedule: Duration::from_secs(24 * 3600),
-        technical_contact: "it-alerts@demo.example".into(),
-        quarantine_after: 3,
-        timezone: chrono_tz::Tz::UTC,
-        brake: Default::default(),
-        mapping: Default::default(),
-        ukg: UkgSpec {
-            base_url: ukg.base_url(),
-            username: user.into(),
-            password: password.into(),
-            api_key: api_key.into(),
-            user_api_key: None,
-            page_size: 50,
-            requests_per_second: 50,
-            burst: None,
-            department_org_level: 1,
-            timeout: Duration::from_secs(30),
-        },
-        scim: ScimSpec {
-            base_url: app.base_url(),
-            token: token.into(),
-            requests_per_second: 200,
-            burst: None,
-            concurrency: 4,
-            timeout: Duration::from_secs(30),
-        },
-    };
+    let mut tenant = TenantSpec::local(
+        "demo",
+        ukg.base_url(),
+        (user, password, api_key),
+        app.base_url(),
+        token,
+        50,
+    );
+    tenant.ukg.requests_per_second = 50;
+    tenant.scim.requests_per_second = 200;
     let store = Store::temporary().context("cannot create a temporary state database")?;
     let sync = || sync_once(store.clone(), tenant.clone(), None, RetryPolicy::default());
 

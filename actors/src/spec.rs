@@ -108,3 +108,50 @@ pub struct MappingSpec {
     /// for the same attribute).
     pub attributes: Vec<(String, crate::expr::Expr)>,
 }
+
+/// Credentials of a local UKG simulator: (web service user, password, Customer API Key).
+pub type LocalUkgCredentials<'a> = (&'a str, &'a str, &'a str);
+
+impl TenantSpec {
+    /// A tenant against local simulators (the demo, benchmarks, tests): generous rate limits
+    /// (1,000 requests/s), 30 s timeouts, daily schedule, default brake and mapping, UTC.
+    /// Callers adjust what they measure.
+    pub fn local(
+        id: &str,
+        ukg_base: String,
+        (username, password, api_key): LocalUkgCredentials<'_>,
+        scim_base: String,
+        token: &str,
+        page_size: u32,
+    ) -> TenantSpec {
+        TenantSpec {
+            id: id.to_string(),
+            schedule: Duration::from_secs(24 * 3600),
+            technical_contact: format!("it-alerts@{id}.example"),
+            quarantine_after: 3,
+            timezone: chrono_tz::Tz::UTC,
+            brake: crate::brake::BrakeSpec::default(),
+            mapping: MappingSpec::default(),
+            ukg: UkgSpec {
+                base_url: ukg_base,
+                username: username.to_string(),
+                password: password.into(),
+                api_key: api_key.into(),
+                user_api_key: None,
+                page_size,
+                requests_per_second: 1000,
+                burst: None,
+                department_org_level: 1,
+                timeout: Duration::from_secs(30),
+            },
+            scim: ScimSpec {
+                base_url: scim_base,
+                token: token.into(),
+                requests_per_second: 1000,
+                burst: None,
+                concurrency: 4,
+                timeout: Duration::from_secs(30),
+            },
+        }
+    }
+}

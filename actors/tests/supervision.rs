@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hrsync_actors::faults::{FaultHook, PanicPoint};
 use hrsync_actors::model::{Outcome, RunSummary};
 use hrsync_actors::root::{RootArgs, RootMsg, Supervisor};
-use hrsync_actors::spec::{ScimSpec, TenantSpec, UkgSpec};
+use hrsync_actors::spec::TenantSpec;
 use hrsync_actors::status::{StatusBoard, TenantState};
 use hrsync_actors::store::Store;
 use hrsync_actors::upstream::RetryPolicy;
@@ -29,35 +29,20 @@ async fn ukg(n: usize, seed: u64) -> UkgSim {
 }
 
 fn spec(id: &str, ukg: &UkgSim, app: &ScimSim, page_size: u32, concurrency: usize) -> TenantSpec {
-    TenantSpec {
-        id: id.into(),
-        schedule: Duration::from_secs(3600),
-        technical_contact: "it@sup.example".into(),
-        quarantine_after: 3,
-        timezone: chrono_tz::Tz::UTC,
-        brake: Default::default(),
-        mapping: Default::default(),
-        ukg: UkgSpec {
-            base_url: ukg.base_url(),
-            username: "svc".into(),
-            password: PASSWORD.into(),
-            api_key: KEY.into(),
-            user_api_key: None,
-            page_size,
-            requests_per_second: 1000,
-            burst: None,
-            department_org_level: 1,
-            timeout: Duration::from_secs(10),
-        },
-        scim: ScimSpec {
-            base_url: app.base_url(),
-            token: TOKEN.into(),
-            requests_per_second: 1000,
-            burst: None,
-            concurrency,
-            timeout: Duration::from_secs(10),
-        },
-    }
+    let mut t = TenantSpec::local(
+        id,
+        ukg.base_url(),
+        ("svc", PASSWORD, KEY),
+        app.base_url(),
+        TOKEN,
+        page_size,
+    );
+    t.schedule = Duration::from_secs(3600);
+    t.technical_contact = "it@sup.example".into();
+    t.ukg.timeout = Duration::from_secs(10);
+    t.scim.timeout = Duration::from_secs(10);
+    t.scim.concurrency = concurrency;
+    t
 }
 
 fn fast_retry() -> RetryPolicy {
