@@ -28,7 +28,7 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data_dir {}", dir.display()))?;
     Store::open(dir).with_context(|| {
         format!(
-            "cannot open the state database in {} (is another hrsync process using this data_dir?)",
+            "cannot open the state database in {} (is another hrsync process using this data_dir? While `hrsync run` is up, use its admin API: POST /tenants/ID/sync or /approve, and `hrsync status`)",
             dir.display()
         )
     })

@@ -142,6 +142,14 @@ async fn tenants_in_one_process_stay_separate_and_the_service_stops_cleanly() {
     );
     assert!(scim.users("broken").await.is_empty());
 
+    // A second process cannot open the database the service holds: it says why and what to do.
+    let busy = setup.sync("north").await;
+    assert_eq!(busy.code, Some(1), "{busy:?}");
+    assert!(
+        busy.stderr.contains("cannot open the state database") && busy.stderr.contains("POST /tenants/ID/sync"),
+        "{busy:?}"
+    );
+
     assert_eq!(service.get("/healthz").await.map(|r| r.0), Some(200));
     assert_eq!(service.get("/readyz").await.map(|r| r.0), Some(200));
 
