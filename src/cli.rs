@@ -75,11 +75,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate the config file: keys, values, secrets resolvable. Exit 0 when it is valid.
+    /// Validate the config file (keys, values, secrets resolvable), then check live each
+    /// tenant's UKG Pro host, credentials and endpoint permissions and its SCIM app, and the
+    /// SMTP server: one line per check, ✓ or ✗ with the fix. Exit 0 when every check passed.
     Check {
         /// The config file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Check only this tenant (the SMTP server is still checked).
+        #[arg(long, short)]
+        tenant: Option<String>,
+        /// Validate the file only, without contacting UKG, the app or the SMTP server
+        /// (e.g. in a deploy pipeline).
+        #[arg(long)]
+        config_only: bool,
     },
     /// A real sync against the built-in UKG Pro simulator and an in-process SCIM app: no account, no network.
     Demo {

@@ -11,7 +11,7 @@ use hrsync_actors::ukg::UkgClient;
 
 use crate::cli::{Command, LogFormatArg};
 use crate::config::{self, LogFormat, Settings};
-use crate::{demo, service, shutdown, status_table, telemetry};
+use crate::{check, demo, service, shutdown, status_table, telemetry};
 
 /// Runs one command; `Err` is printed as one line and exits 1.
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -131,7 +131,11 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config } => {
+        Command::Check {
+            config,
+            tenant,
+            config_only,
+        } => {
             let settings = load(&config)?;
             for n in &settings.notices {
                 println!("notice: {n}");
@@ -147,7 +151,15 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            Ok(ExitCode::SUCCESS)
+            if config_only {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let all_passed = check::run_checks(&settings, tenant.as_deref()).await?;
+            Ok(if all_passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Demo { employees } => {
             telemetry::init(LogFormat::Text, "warn");

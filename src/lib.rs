@@ -2,6 +2,7 @@
 //! face, logging. `service::run_service` starts the whole service on a given listener so
 //! tests can run it in-process.
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;

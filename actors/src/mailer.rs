@@ -53,6 +53,18 @@ impl Mailer {
         })
     }
 
+    /// Connects to the SMTP server and greets it as a send would (EHLO, STARTTLS or TLS as
+    /// configured, AUTH when credentials are set), then says NOOP, sending no email: what
+    /// `hrsync check` uses. `Ok(true)` when the server answered; errors as
+    /// [`MailError::Smtp`] with lettre's reason (never the password).
+    pub async fn test_connection(&self) -> Result<bool, MailError> {
+        self.transport.test_connection().await.map_err(|e| MailError::Smtp {
+            host: self.host.clone(),
+            port: self.port,
+            detail: e.to_string(),
+        })
+    }
+
     /// Sends one email with a plain-text and an HTML part.
     pub async fn send(&self, to: &str, subject: &str, text: String, html: String) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;

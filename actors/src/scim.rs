@@ -20,6 +20,7 @@ const SCIM_JSON: &str = "application/scim+json";
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// What hrsync reads back about an app user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +112,35 @@ impl ScimClient {
                 return Ok(out);
             }
         }
+    }
+
+    /// Checks that the app answers this client's token (for `hrsync check`): one
+    /// `GET {base}/Users?count=1`, which must be a SCIM ListResponse (a `totalResults`
+    /// number or the ListResponse schema). Returns `totalResults` (0 when absent). Errors
+    /// as for every call: 401 [`ScimError::Unauthorized`], 404 [`ScimError::NotFound`]
+    /// (wrong base URL), transport [`ScimError::Unreachable`]; another 200 body is
+    /// [`ScimError::Malformed`]. Retried per the client's retry policy.
+    pub async fn probe(&self) -> Result<u64, ScimError> {
+        let body = self
+            .call(
+                reqwest::Method::GET,
+                "/Users",
+                Some(&[("count", "1".to_string())]),
+                None,
+            )
+            .await?;
+        let total = body.get("totalResults").and_then(Value::as_u64);
+        let list_schema = body
+            .get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(LIST_RESPONSE_SCHEMA)));
+        if total.is_none() && !list_schema {
+            return Err(ScimError::Malformed {
+                path: "/Users".to_string(),
+                detail: "expected a SCIM ListResponse".to_string(),
+            });
+        }
+        Ok(total.unwrap_or(0))
     }
 
     /// Creates the user; returns the app's id. A duplicate userName is [`ScimError::Conflict`].

@@ -71,6 +71,12 @@ pub trait ProgressStore: Send + Sync {
     fn pending_links(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Forgets a pending link (linked, or given up for this run).
     fn remove_pending_link(&self, employee_id: &str) -> Result<(), StoreError>;
+    /// Remembers a create deferred to the end of a first sync, when its manager exists
+    /// (kept across crashes).
+    fn add_pending_create(&self, employee_id: &str, create: &PendingCreate) -> Result<(), StoreError>;
+    /// Deferred creates, by employee id.
+    fn pending_creates(&self) -> Result<Vec<(String, PendingCreate)>, StoreError>;
+    fn remove_pending_create(&self, employee_id: &str) -> Result<(), StoreError>;
     /// Remembers a deactivation to apply at the end of the run, if the brake allows
     /// (kept across crashes). `reason` says why ("terminated in UKG", …).
     fn add_pending_deactivation(&self, employee_id: &str, reason: &str) -> Result<(), StoreError>;
@@ -154,6 +160,7 @@ impl Store {
             links: self.db.open_tree(format!("{tenant}/links"))?,
             deactivations: self.db.open_tree(format!("{tenant}/deactivations"))?,
             mail: self.db.open_tree(format!("{tenant}/mail"))?,
+            creates: self.db.open_tree(format!("{tenant}/creates"))?,
         }))
     }
 
@@ -172,6 +179,7 @@ struct SledTenant {
     links: sled::Tree,
     deactivations: sled::Tree,
     mail: sled::Tree,
+    creates: sled::Tree,
 }
 
 const CURSOR: &[u8] = b"cursor";
@@ -184,6 +192,13 @@ const FAILING: &[u8] = b"failing";
 
 fn outbox_key(id: u64) -> Vec<u8> {
     [OUTBOX, &id.to_be_bytes()].concat()
+}
+
+/// A user whose create waits for its manager (first sync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCreate {
+    pub user: AppUser,
+    pub hash: String,
 }
 
 /// An email waiting to be sent (kept across restarts until sent or expired).
@@ -259,6 +274,26 @@ impl ProgressStore for SledTenant {
 
     fn remove_pending_link(&self, employee_id: &str) -> Result<(), StoreError> {
         self.links.remove(employee_id.as_bytes())?;
+        Ok(())
+    }
+
+    fn add_pending_create(&self, employee_id: &str, create: &PendingCreate) -> Result<(), StoreError> {
+        self.creates.insert(employee_id.as_bytes(), encode(create))?;
+        Ok(())
+    }
+
+    fn pending_creates(&self) -> Result<Vec<(String, PendingCreate)>, StoreError> {
+        self.creates
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&k, &v)?))
+            })
+            .collect()
+    }
+
+    fn remove_pending_create(&self, employee_id: &str) -> Result<(), StoreError> {
+        self.creates.remove(employee_id.as_bytes())?;
         Ok(())
     }
 

@@ -26,7 +26,7 @@ use crate::fetcher::FetcherMsg;
 use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
 use crate::scim::{RemoteUser, ScimClient};
 use crate::status::StatusBoard;
-use crate::store::{Cursor, EmployeeState, ProgressStore};
+use crate::store::{Cursor, EmployeeState, PendingCreate, ProgressStore};
 use crate::tenant::TenantMsg;
 
 /// Messages the writer receives.
@@ -251,10 +251,17 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     let store = state.args.store.clone();
     let scim = &state.args.scim;
     let concurrency = state.args.concurrency;
-    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), concurrency).await?;
+    let directory = state.directory.clone();
+    let (create_counts, create_failures) =
+        create_deferred(scim, store.as_ref(), directory.as_deref(), concurrency).await?;
+    // One link at a time: each sees the links made before it, so two pending links can
+    // never close a cycle together.
+    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1).await?;
     let mut counts = cursor.counts;
+    counts.add(&create_counts);
     counts.add(&link_counts);
     let mut failures = cursor.failures;
+    failures.extend(create_failures);
     failures.extend(link_failures);
 
     if let Some(reason) = roster_guard(counts.read, store.last_roster_size()?, &state.args.brake) {
@@ -406,6 +413,18 @@ async fn apply_item(
         None
     };
     let app_id = match action {
+        // On a first sync, a user whose manager comes later is created at the end of the
+        // run, manager included: one POST instead of a POST and a PATCH.
+        Action::Create if directory.is_some() && manager_app.is_none() && user.manager_external_id.is_some() => {
+            store.add_pending_create(
+                &user.external_id,
+                &PendingCreate {
+                    user: user.clone(),
+                    hash,
+                },
+            )?;
+            return Ok(counts);
+        }
         Action::Create => {
             let (id, adopted) = create_or_adopt(scim, &user, manager_app.as_deref(), directory).await?;
             if adopted {
@@ -555,6 +574,92 @@ async fn adopt_by_user_name(
                 user.user_name
             ))),
         }
+}
+
+/// Creates the users deferred until their manager existed, managers first (in waves: each
+/// wave holds the users whose manager is no longer waiting). Users left in a cycle of new
+/// managers are created without one; the link pass then reports the cycle.
+async fn create_deferred(
+    scim: &ScimClient,
+    store: &dyn ProgressStore,
+    directory: Option<&Directory>,
+    concurrency: usize,
+) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+    let mut counts = Counts::default();
+    let mut failures = Vec::new();
+    loop {
+        let pending = store.pending_creates()?;
+        if pending.is_empty() {
+            break;
+        }
+        let waiting: HashSet<String> = pending.iter().map(|(id, _)| id.clone()).collect();
+        let (ready, blocked): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, p)| p.user.manager_external_id.as_ref().is_none_or(|m| !waiting.contains(m)));
+        let stuck = ready.is_empty();
+        let wave = if stuck { blocked } else { ready };
+        let results = futures::stream::iter(wave)
+            .map(|(id, p)| async move {
+                let result = create_one_deferred(scim, store, directory, &id, p, stuck).await;
+                (id, result)
+            })
+            .buffer_unordered(concurrency.max(1));
+        for (employee_id, result) in collect_flushing(results, store).await? {
+            match result {
+                Ok(c) => counts.add(&c),
+                Err(WriteError::Store(e)) => return Err(e.into()),
+                Err(WriteError::Scim(e)) => failures.push(RecordFailure {
+                    employee_id,
+                    reason: e.to_string(),
+                }),
+                Err(WriteError::Record(reason)) => failures.push(RecordFailure { employee_id, reason }),
+            }
+        }
+        if stuck {
+            break;
+        }
+    }
+    Ok((counts, failures))
+}
+
+/// Creates one deferred user (with its manager when it now exists) and records it; the
+/// pending entry goes either way (a failed one is planned again next run).
+async fn create_one_deferred(
+    scim: &ScimClient,
+    store: &dyn ProgressStore,
+    directory: Option<&Directory>,
+    employee_id: &str,
+    pending: PendingCreate,
+    without_manager: bool,
+) -> Result<Counts, WriteError> {
+    let mut counts = Counts::default();
+    if store.employee(employee_id)?.is_some() {
+        store.remove_pending_create(employee_id)?;
+        return Ok(counts);
+    }
+    let user = pending.user;
+    let manager_app = if without_manager {
+        None
+    } else {
+        resolve_manager(store, &user)?
+    };
+    let result = create_or_adopt(scim, &user, manager_app.as_deref(), directory).await;
+    store.remove_pending_create(employee_id)?;
+    let (app_id, adopted) = result?;
+    if adopted {
+        counts.adopted += 1
+    } else {
+        counts.created += 1
+    }
+    let linked = manager_app
+        .is_some()
+        .then(|| user.manager_external_id.clone())
+        .flatten();
+    store.put_employee(employee_id, &new_state(&app_id, &pending.hash, &user, linked))?;
+    if let (None, Some(m)) = (&manager_app, &user.manager_external_id) {
+        store.add_pending_link(employee_id, m)?;
+    }
+    Ok(counts)
 }
 
 /// Second pass: links the managers that were not in the app when their reports were

@@ -5,7 +5,8 @@
 //! resets and "down" are decided before authentication (like a gateway in front of the
 //! API); truncation and wrong content type alter the response of a request that got
 //! through. When several faults would fire on one request, `Down` wins, then the
-//! earliest injected.
+//! earliest injected. `ForbiddenPath` is decided after authentication, like UKG's own
+//! permission check: bad credentials still get 401 there.
 
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ pub enum Fault {
     },
     /// All requests fail with 503 until cleared ("down").
     Down,
+    /// Authorized requests to exactly this path (e.g. `/configuration/v1/jobs`) answer 403
+    /// with the documented error JSON until cleared, as when the web service account lacks
+    /// the permission for that endpoint.
+    ForbiddenPath(String),
 }
 
 /// What happens to a request before it reaches the handler.
@@ -106,6 +111,13 @@ impl Faults {
                 _ => None,
             })
             .max()
+    }
+
+    /// Whether an authorized request to `path` is refused with 403 (`ForbiddenPath`).
+    pub(crate) fn forbids(&self, path: &str) -> bool {
+        self.active
+            .iter()
+            .any(|a| matches!(&a.fault, Fault::ForbiddenPath(p) if p == path))
     }
 
     /// Decides the fate of one incoming request and advances the counters.
@@ -243,5 +255,19 @@ mod tests {
         assert_eq!(f.after(false), After::Pass, "truncation waits for a JSON 200");
         assert_eq!(f.after(true), After::Truncate);
         assert_eq!(f.after(true), After::Pass);
+    }
+
+    #[test]
+    fn forbidden_path_matches_exactly_and_stays_until_cleared() {
+        let mut f = Faults::default();
+        f.inject(Fault::ForbiddenPath("/configuration/v1/jobs".into()));
+        for _ in 0..3 {
+            assert_eq!(f.before(), Before::Pass, "decided after authentication, not here");
+            assert!(f.forbids("/configuration/v1/jobs"));
+        }
+        assert!(!f.forbids("/configuration/v1/jobs/x"));
+        assert!(!f.forbids("/configuration/v1/org-levels"));
+        f.clear();
+        assert!(!f.forbids("/configuration/v1/jobs"));
     }
 }

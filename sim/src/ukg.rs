@@ -329,7 +329,12 @@ async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Respon
         let before = sh.lock().faults.before();
         match before {
             Before::Pass => {
-                let response = authorize_then(authorized, req, next).await;
+                let forbidden = authorized && sh.lock().faults.forbids(&path);
+                let response = if forbidden {
+                    fault_status(403, None)
+                } else {
+                    authorize_then(authorized, req, next).await
+                };
                 let json_ok = response.status() == StatusCode::OK && is_json(&response);
                 let after = sh.lock().faults.after(json_ok);
                 apply_after(after, response).await

@@ -633,6 +633,42 @@ async fn fault_down_until_cleared() {
 }
 
 #[tokio::test]
+async fn fault_forbidden_path_after_authentication() {
+    let sim = start(5).await;
+    sim.inject(Fault::ForbiddenPath("/configuration/v1/jobs".into()));
+    let resp = get(&sim, "/configuration/v1/jobs").send().await.expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(content_type(&resp).starts_with("application/json"));
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "403");
+    // Only that path, and bad credentials still get 401 first.
+    assert_eq!(rows(&sim, EMPLOYMENT).await.len(), 5);
+    assert_eq!(
+        get(&sim, "/configuration/v1/org-levels")
+            .send()
+            .await
+            .expect("request")
+            .status(),
+        StatusCode::OK
+    );
+    let anonymous = Client::new()
+        .get(format!("{}/configuration/v1/jobs", sim.base_url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    sim.clear_faults();
+    assert_eq!(
+        get(&sim, "/configuration/v1/jobs")
+            .send()
+            .await
+            .expect("request")
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn shutdown_releases_the_port() {
     let sim = start(3).await;
     let addr = sim.addr();

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod check;
 mod config_errors;
 mod crash;
 mod http_face;

@@ -1,0 +1,292 @@
+//! `hrsync check`, after the config file is validated: live checks of each tenant's UKG Pro
+//! API and SCIM app, and of the SMTP server, one printed line per check.
+//!
+//! ```text
+//! ✓ acme: UKG host https://service4.ultipro.com reachable
+//! ✗ acme: UKG credentials: UKG Pro rejected the credentials (401) on /configuration/v1/org-levels; check …
+//! – acme: UKG endpoint permissions: not checked (the credentials were refused)
+//! ✓ acme: SCIM https://app.example.com/scim/v2: token accepted, /Users answers a ListResponse (41 users)
+//! ✓ smtp: smtp.example.com:587 (tls starttls): connected and greeted
+//! 1 of 8 checks failed
+//! ```
+//!
+//! Every ✗ line carries the fix. Each call is tried once (a broken tenant answers fast), with
+//! the tenant's own rate limits and timeouts; tenants are checked concurrently and printed in
+//! file order. Nothing is written anywhere. No secret is printed: the clients never put
+//! one in an error, and no header is shown.
+
+use std::fmt;
+
+use anyhow::bail;
+use hrsync_actors::error::{ScimError, UkgError};
+use hrsync_actors::mailer::{MailError, Mailer};
+use hrsync_actors::scim::ScimClient;
+use hrsync_actors::spec::{SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use hrsync_actors::tenant::TenantResources;
+use hrsync_actors::ukg::{self, UkgClient};
+use hrsync_actors::upstream::RetryPolicy;
+use serde::de::IgnoredAny;
+
+use crate::config::Settings;
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Passed.
+    Ok,
+    /// Failed: the line says what to fix.
+    Fail,
+    /// Not checked because an earlier check of the same tenant failed.
+    Skipped,
+}
+
+/// One printed line.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub mark: Mark,
+    /// The tenant id, or `smtp`.
+    pub subject: String,
+    pub text: String,
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = match self.mark {
+            Mark::Ok => "✓",
+            Mark::Fail => "✗",
+            Mark::Skipped => "–",
+        };
+        write!(f, "{mark} {}: {}", self.subject, self.text)
+    }
+}
+
+/// The UKG endpoints a sync reads, whether they are paged, and the permission each needs.
+const ENDPOINTS: [(&str, bool, &str); 4] = [
+    (ukg::EMPLOYMENT_DETAILS, true, "Personnel Integration"),
+    (ukg::DEMOGRAPHIC_DETAILS, true, "Personnel Integration"),
+    (ukg::ORG_LEVELS, false, "Company Configuration Integration"),
+    (ukg::JOBS, false, "Company Configuration Integration"),
+];
+
+/// Checks every tenant (or only `tenant`) and the SMTP server, printing one line per check
+/// and a last line with the tally. `Ok(true)` when every check passed; `Err` for an unknown
+/// tenant id.
+pub async fn run_checks(settings: &Settings, tenant: Option<&str>) -> anyhow::Result<bool> {
+    let selected: Vec<(usize, TenantSpec)> = match tenant {
+        None => settings.tenants.iter().cloned().enumerate().collect(),
+        Some(id) => match settings.tenants.iter().position(|t| t.id == id) {
+            Some(i) => vec![(i, settings.tenants[i].clone())],
+            None => {
+                let known: Vec<&str> = settings.tenants.iter().map(|t| t.id.as_str()).collect();
+                bail!(
+                    "{}: no tenant {id:?}; tenants are: {}",
+                    settings.path.display(),
+                    known.join(", ")
+                )
+            }
+        },
+    };
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..settings.service.retry.clone()
+    };
+    let tenants: Vec<_> = selected
+        .into_iter()
+        .map(|(i, spec)| tokio::spawn(check_tenant(i, spec, policy.clone())))
+        .collect();
+    let smtp = settings
+        .smtp
+        .clone()
+        .map(|s| tokio::spawn(async move { check_smtp(&s).await }));
+
+    let mut lines = Vec::new();
+    for handle in tenants {
+        lines.extend(handle.await?);
+    }
+    if let Some(handle) = smtp {
+        lines.push(handle.await?);
+    }
+    for line in &lines {
+        println!("{line}");
+    }
+    let checked = lines.iter().filter(|l| l.mark != Mark::Skipped).count();
+    let failed = lines.iter().filter(|l| l.mark == Mark::Fail).count();
+    if failed == 0 {
+        println!("all {checked} checks passed");
+    } else {
+        println!("{failed} of {checked} checks failed");
+    }
+    Ok(failed == 0)
+}
+
+/// The live checks of one tenant (`index`: its position in the file, for key names).
+pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let line = |mark, text: String| Line {
+        mark,
+        subject: spec.id.clone(),
+        text,
+    };
+    let key = format!("tenants[{index}]");
+    let resources = TenantResources::new(&spec);
+    // Page size 1: `?page=1&per_Page=1`, the least data that proves access.
+    let ukg_spec = UkgSpec {
+        page_size: 1,
+        ..spec.ukg.clone()
+    };
+    let ukg = UkgClient::new(ukg_spec, resources.ukg_limiter, resources.ukg_counters).with_retry_policy(policy.clone());
+
+    // 1. The host (DNS, TCP, TLS) and 2. the credentials, from the first request.
+    let base = &spec.ukg.base_url;
+    let host_ok = || line(Mark::Ok, format!("UKG host {base} reachable{}", plain_http_note(base)));
+    match read(&ukg, ukg::ORG_LEVELS, false).await {
+        Err(e @ UkgError::Unreachable(_)) => {
+            lines.push(line(Mark::Fail, format!("UKG host {base}: {e} ({key}.ukg.base_url)")));
+            lines.push(line(
+                Mark::Skipped,
+                "UKG credentials and endpoint permissions: not checked (the host is unreachable)".into(),
+            ));
+        }
+        Err(e @ UkgError::Unauthorized { .. }) => {
+            lines.push(host_ok());
+            lines.push(line(
+                Mark::Fail,
+                format!("UKG credentials: {e} ({key}.ukg: username, password_env/_file, api_key_env/_file)"),
+            ));
+            lines.push(line(
+                Mark::Skipped,
+                "UKG endpoint permissions: not checked (the credentials were refused)".into(),
+            ));
+        }
+        org_levels => {
+            lines.push(host_ok());
+            // 3. Each endpoint the sync reads (org-levels answered already).
+            let mut org_levels = Some(org_levels);
+            let mut results = Vec::new();
+            for (path, paged, permission) in ENDPOINTS {
+                let result = match org_levels.take_if(|_| path == ukg::ORG_LEVELS) {
+                    Some(r) => r,
+                    None => read(&ukg, path, paged).await,
+                };
+                results.push((path, paged, permission, result));
+            }
+            // A 2xx or a 403 means UKG authenticated the account.
+            let authenticated = results
+                .iter()
+                .any(|r| matches!(r.3, Ok(_) | Err(UkgError::Forbidden { .. })));
+            lines.push(if authenticated {
+                line(Mark::Ok, "UKG credentials and Customer API Key accepted".into())
+            } else {
+                line(
+                    Mark::Fail,
+                    "UKG credentials: not confirmed, no endpoint answered (see below); check the web service \
+                     account user name and password, and the Customer API Key"
+                        .into(),
+                )
+            });
+            for (path, paged, permission, result) in results {
+                let shown = if paged {
+                    format!("{path}?page=1&per_Page=1")
+                } else {
+                    path.to_string()
+                };
+                lines.push(match result {
+                    Ok(0) if paged => line(
+                        Mark::Ok,
+                        format!(
+                            "UKG {shown} ({permission}): access granted, but no rows; if the roster is not \
+                             empty, check the account's company access"
+                        ),
+                    ),
+                    Ok(_) => line(Mark::Ok, format!("UKG {shown} ({permission}): access granted")),
+                    Err(e) => line(Mark::Fail, format!("UKG {shown} ({permission}): {e}")),
+                });
+            }
+        }
+    }
+
+    // 4. The SCIM app.
+    let scim =
+        ScimClient::new(spec.scim.clone(), resources.scim_limiter, resources.scim_counters).with_retry_policy(policy);
+    let scim_base = &spec.scim.base_url;
+    lines.push(match scim.probe().await {
+        Ok(total) => line(
+            Mark::Ok,
+            format!(
+                "SCIM {scim_base}{}: token accepted, /Users answers a ListResponse ({total} user{})",
+                plain_http_note(scim_base),
+                if total == 1 { "" } else { "s" }
+            ),
+        ),
+        Err(ScimError::Unauthorized) => line(
+            Mark::Fail,
+            format!(
+                "SCIM {scim_base}: the app rejected the token (401); check the bearer token in \
+                 {key}.scim.token_env / token_file (an API token of the app with provisioning rights)"
+            ),
+        ),
+        Err(ScimError::NotFound { .. }) => line(
+            Mark::Fail,
+            format!(
+                "SCIM {scim_base}: {scim_base}/Users does not exist (404); check {key}.scim.base_url: the app's \
+                 SCIM root, to which hrsync appends /Users (e.g. https://app.example.com/scim/v2)"
+            ),
+        ),
+        Err(e) => line(Mark::Fail, format!("SCIM {scim_base}: {e} ({key}.scim.base_url)")),
+    });
+    lines
+}
+
+/// Reads page 1 (size 1) of a paged endpoint or the whole lookup; returns the row count.
+/// Rows are skipped unread (`IgnoredAny`): no field of them is deserialized or kept.
+async fn read(ukg: &UkgClient, path: &str, paged: bool) -> Result<usize, UkgError> {
+    if paged {
+        ukg.page::<IgnoredAny>(path, 1).await.map(|rows| rows.len())
+    } else {
+        ukg.lookup::<IgnoredAny>(path).await.map(|rows| rows.len())
+    }
+}
+
+/// " (plain http: allowed towards a loopback host only)" for an http URL (the config refuses
+/// plain http elsewhere), else nothing.
+fn plain_http_note(url: &str) -> &'static str {
+    if url.starts_with("http://") {
+        " (plain http: allowed towards a loopback host only)"
+    } else {
+        ""
+    }
+}
+
+/// 5. Connects to the SMTP server and greets it, sending nothing.
+pub async fn check_smtp(spec: &SmtpSpec) -> Line {
+    let tls = match spec.tls {
+        SmtpTls::Starttls => "starttls",
+        SmtpTls::Tls => "tls",
+        SmtpTls::None => "none",
+    };
+    let server = format!("{}:{} (tls {tls})", spec.host, spec.port);
+    let fix = if spec.username.is_some() {
+        "check smtp.host, smtp.port, smtp.tls, smtp.username and smtp.password_env/_file, and that the server \
+         is reachable from this machine"
+    } else {
+        "check smtp.host, smtp.port and smtp.tls, and that the server is reachable from this machine"
+    };
+    let result = match Mailer::new(spec) {
+        Ok(mailer) => mailer.test_connection().await,
+        Err(e) => Err(e),
+    };
+    let (mark, text) = match result {
+        Ok(true) => (Mark::Ok, format!("{server}: connected and greeted")),
+        Ok(false) => (
+            Mark::Fail,
+            format!("{server}: connected, but the server did not answer NOOP; {fix}"),
+        ),
+        Err(MailError::Smtp { detail, .. }) => (Mark::Fail, format!("{server}: {detail}; {fix}")),
+        Err(e) => (Mark::Fail, format!("{server}: {e}; {fix}")),
+    };
+    Line {
+        mark,
+        subject: "smtp".into(),
+        text,
+    }
+}
