@@ -1,5 +1,5 @@
 //! The restart policy: exponential backoff between restarts (1 s doubling to 5 min), and
-//! the count of consecutive failures that makes a run give up. Pure, no I/O.
+//! what a supervision event says about a stopped child. Pure, no I/O.
 
 use std::time::Duration;
 
@@ -37,6 +37,18 @@ impl Backoff {
     /// Forgets past failures (after a successful run).
     pub fn reset(&mut self) {
         self.failures = 0;
+    }
+}
+
+/// The child a supervision event says has stopped (failed or terminated), with why; None
+/// for the events that are not about a stop.
+pub fn stopped_child(event: ractor::SupervisionEvent) -> Option<(ractor::ActorCell, String)> {
+    match event {
+        ractor::SupervisionEvent::ActorFailed(cell, e) => Some((cell, e.to_string())),
+        ractor::SupervisionEvent::ActorTerminated(cell, _, reason) => {
+            Some((cell, reason.unwrap_or_else(|| "stopped".to_string())))
+        }
+        ractor::SupervisionEvent::ActorStarted(_) | ractor::SupervisionEvent::ProcessGroupChanged(_) => None,
     }
 }
 

@@ -14,7 +14,7 @@ use tracing::{error, warn};
 use crate::faults::FaultHook;
 use crate::mailer::Mailer;
 use crate::model::RunSummary;
-use crate::restart::Backoff;
+use crate::restart::{stopped_child, Backoff};
 use crate::spec::{SmtpSpec, TenantSpec};
 use crate::status::StatusBoard;
 use crate::store::Store;
@@ -182,12 +182,8 @@ impl Actor for Supervisor {
         event: SupervisionEvent,
         state: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, e) => (cell, e.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped".to_string()))
-            }
-            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => return Ok(()),
+        let Some((cell, reason)) = stopped_child(event) else {
+            return Ok(());
         };
         let Some((id, entry)) = state
             .tenants

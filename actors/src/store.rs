@@ -56,6 +56,10 @@ pub struct Cursor {
     /// What the committed pages did.
     pub counts: Counts,
     pub failures: Vec<RecordFailure>,
+    /// The run started with no applied state at all (a first sync): the writer lists the
+    /// app's users once and defers creates whose manager comes later — also after a resume.
+    #[serde(default)]
+    pub first_sync: bool,
 }
 
 /// The progress store of one tenant.
@@ -199,6 +203,8 @@ fn outbox_key(id: u64) -> Vec<u8> {
 pub struct PendingCreate {
     pub user: AppUser,
     pub hash: String,
+    /// The run that deferred it: a later run drops it (and plans the employee afresh).
+    pub run_id: u64,
 }
 
 /// An email waiting to be sent (kept across restarts until sent or expired).
@@ -351,6 +357,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError> {
+        let first_sync = self.employees.is_empty();
         let cursor = self.meta.transaction(|meta| {
             let current: Option<Cursor> = match meta.get(CURSOR)? {
                 Some(v) => Some(decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?),
@@ -365,6 +372,7 @@ impl ProgressStore for SledTenant {
                     complete: false,
                     counts: Counts::default(),
                     failures: Vec::new(),
+                    first_sync,
                 },
             };
             meta.insert(CURSOR, encode(&next))?;

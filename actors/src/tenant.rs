@@ -25,7 +25,7 @@ use crate::mapper::{Mapper, MapperArgs, MapperMsg};
 use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary, Traffic};
 use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
 use crate::quarantine::{Health, Transition};
-use crate::restart::Backoff;
+use crate::restart::{stopped_child, Backoff};
 use crate::scim::ScimClient;
 use crate::spec::TenantSpec;
 use crate::status::{StatusBoard, TenantState};
@@ -314,12 +314,8 @@ impl Actor for TenantSupervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, e) => (cell, e.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped".to_string()))
-            }
-            SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => return Ok(()),
+        let Some((cell, reason)) = stopped_child(event) else {
+            return Ok(());
         };
         let tenant = state.args.spec.id.clone();
         if state.notifier.as_ref().is_some_and(|n| n.get_id() == cell.get_id()) {

@@ -64,8 +64,8 @@ pub struct WriterState {
     /// Whether this writer saw the run from its first page: only then is `seen` the whole
     /// roster, and absence a reason to deactivate.
     complete_read: bool,
-    /// The app's users, listed once when the run starts with an empty store (a first sync):
-    /// creates then need no per-user lookup.
+    /// The app's users, listed once when the run is a first sync (it started with an empty
+    /// store; see `Cursor::first_sync`): creates then need no per-user lookup.
     directory: Option<Arc<Directory>>,
 }
 
@@ -149,7 +149,12 @@ impl Actor for Writer {
             state.seen.clear();
             state.complete_read = plan.index == 1;
             state.directory = None;
-            if state.args.store.employee_count() == 0 {
+            let first_sync = state
+                .args
+                .store
+                .cursor()?
+                .is_some_and(|c| c.run_id == run_id && c.first_sync);
+            if first_sync {
                 match state.args.scim.list_users().await {
                     Ok(users) => {
                         info!(tenant = %plan.run.tenant, run = run_id, app_users = users.len(), "first sync: app directory listed");
@@ -171,13 +176,14 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     let scim = &state.args.scim;
     let directory = state.directory.clone();
     let directory = directory.as_deref();
+    let run_id = plan.run.run_id;
     let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(plan.items)
         .map(|item| {
             let store = store.clone();
             async move {
                 (
                     item.user.external_id.clone(),
-                    apply_item(scim, store.as_ref(), directory, item).await,
+                    apply_item(scim, store.as_ref(), directory, run_id, item).await,
                 )
             }
         })
@@ -253,7 +259,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     let concurrency = state.args.concurrency;
     let directory = state.directory.clone();
     let (create_counts, create_failures) =
-        create_deferred(scim, store.as_ref(), directory.as_deref(), concurrency).await?;
+        create_deferred(scim, store.as_ref(), directory.as_deref(), concurrency, run.run_id).await?;
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
     let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1).await?;
@@ -396,6 +402,7 @@ async fn apply_item(
     scim: &ScimClient,
     store: &dyn ProgressStore,
     directory: Option<&Directory>,
+    run_id: u64,
     item: PlanItem,
 ) -> Result<Counts, WriteError> {
     let PlanItem {
@@ -416,13 +423,12 @@ async fn apply_item(
         // On a first sync, a user whose manager comes later is created at the end of the
         // run, manager included: one POST instead of a POST and a PATCH.
         Action::Create if directory.is_some() && manager_app.is_none() && user.manager_external_id.is_some() => {
-            store.add_pending_create(
-                &user.external_id,
-                &PendingCreate {
-                    user: user.clone(),
-                    hash,
-                },
-            )?;
+            let create = PendingCreate {
+                user: user.clone(),
+                hash,
+                run_id,
+            };
+            store.add_pending_create(&user.external_id, &create)?;
             return Ok(counts);
         }
         Action::Create => {
@@ -584,11 +590,20 @@ async fn create_deferred(
     store: &dyn ProgressStore,
     directory: Option<&Directory>,
     concurrency: usize,
+    run_id: u64,
 ) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
     let mut counts = Counts::default();
     let mut failures = Vec::new();
     loop {
-        let pending = store.pending_creates()?;
+        let mut pending = Vec::new();
+        for (id, p) in store.pending_creates()? {
+            if p.run_id == run_id {
+                pending.push((id, p));
+            } else {
+                // Deferred by a run that did not finish: this run planned the employee afresh.
+                store.remove_pending_create(&id)?;
+            }
+        }
         if pending.is_empty() {
             break;
         }

@@ -2,14 +2,11 @@
 //! credentials and endpoint permissions, its SCIM app, and the SMTP server (a real
 //! aiosmtpd): one line per check, ✓ or ✗ with the fix, exit 1 when any ✗.
 
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hrsync_sim::{Fault, UkgSim};
 
-use crate::harness::{free_port, ukg_sim, Run, ScimServer, Setup, TenantConf};
+use crate::harness::{free_port, ukg_sim, Run, ScimServer, Setup, Smtp, TenantConf};
 
 const PASSWORD: &str = "CANARY-check-pw-71";
 const API_KEY: &str = "CANARY-check-key-3f";
@@ -200,34 +197,6 @@ async fn a_missing_permission_is_named_per_endpoint() {
     assert!(run.stdout.contains("2 of 7 checks failed"), "{run:?}");
 }
 
-/// A real aiosmtpd listening on `port`.
-struct Smtp(Child);
-
-impl Smtp {
-    fn start(port: u16) -> Smtp {
-        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start aiosmtpd; run scripts/test.sh, which installs it into .venv");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Smtp(child)
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn with_smtp(setup: &Setup, port: u16) {
     setup.edit(|t| {
         t.replacen(
@@ -247,7 +216,8 @@ async fn the_smtp_server_is_greeted_or_named_with_its_fix() {
     let tenant = conf("acme", &ukg, scim.base_url("acme"));
 
     let port = free_port();
-    let _smtp = Smtp::start(port);
+    let maildir = tempfile::tempdir().unwrap();
+    let _smtp = Smtp::start(port, maildir.path());
     let up = Setup::new(&[&tenant]);
     with_smtp(&up, port);
     let run = check(&up, &[]).await;

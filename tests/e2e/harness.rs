@@ -1,11 +1,11 @@
-//! The test harness: starts the real `scim2-server` (PyPI) on a free loopback port, the UKG
-//! simulator in-process, and the `hrsync` binary as a child process with a config file and
-//! secrets in its environment.
+//! The test harness: starts the real `scim2-server` and `aiosmtpd` (PyPI) on free loopback
+//! ports, the UKG simulator in-process, and the `hrsync` binary as a child process with a
+//! config file and secrets in its environment.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hrsync_sim::{sample_roster, SampleData, UkgSim, UkgSimConfig};
@@ -344,5 +344,63 @@ impl Run {
     pub fn assert_ok(&self) -> &Self {
         assert_eq!(self.code, Some(0), "hrsync failed: {self:?}");
         self
+    }
+}
+
+/// A real aiosmtpd saving every message into a Maildir.
+pub struct Smtp {
+    child: Child,
+    pub port: u16,
+    maildir: PathBuf,
+}
+
+impl Smtp {
+    pub fn start(port: u16, maildir: &Path) -> Smtp {
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start aiosmtpd; run scripts/test.sh, which installs it into .venv");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Smtp {
+            child,
+            port,
+            maildir: maildir.to_path_buf(),
+        }
+    }
+
+    /// Every message received so far, as text.
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
+                for e in entries {
+                    out.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

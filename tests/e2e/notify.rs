@@ -2,72 +2,9 @@
 //! is mailed once with its fix, never with a secret; the same failure is not mailed again
 //! within 24 h; a recovery is mailed; emails survive an SMTP outage and go out later.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::harness::{free_port, ukg_sim, ScimServer, Setup, TenantConf};
+use crate::harness::{free_port, ukg_sim, ScimServer, Setup, Smtp, TenantConf};
 
 const CANARIES: [&str; 3] = ["CANARY-mail-pw-4d1", "CANARY-mail-key-8e", "CANARY-mail-token-0c"];
-
-/// A real aiosmtpd saving every message into a Maildir.
-struct Smtp {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Smtp {
-    fn start(port: u16, maildir: &Path) -> Smtp {
-        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start aiosmtpd; run scripts/test.sh, which installs it into .venv");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Smtp {
-            child,
-            port,
-            maildir: maildir.to_path_buf(),
-        }
-    }
-
-    /// Every message received so far, as text.
-    fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
-                for e in entries {
-                    out.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn with_smtp(setup: &Setup, port: u16) {
     setup.edit(|t| t.replacen("\n[[tenants]]", &format!("\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"hrsync@example.com\"\n\n[[tenants]]"), 1));
