@@ -222,6 +222,16 @@ pub struct OutboxEmail {
     pub last_error: Option<String>,
 }
 
+/// Reads a tree of string → JSON value.
+fn decoded_pairs<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<(String, T)>, StoreError> {
+    tree.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            Ok((String::from_utf8_lossy(&k).into_owned(), decode(&k, &v)?))
+        })
+        .collect()
+}
+
 /// Reads a tree of string → string.
 fn string_pairs(tree: &sled::Tree) -> Result<Vec<(String, String)>, StoreError> {
     tree.iter()
@@ -289,13 +299,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn pending_creates(&self) -> Result<Vec<(String, PendingCreate)>, StoreError> {
-        self.creates
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&k, &v)?))
-            })
-            .collect()
+        decoded_pairs(&self.creates)
     }
 
     fn remove_pending_create(&self, employee_id: &str) -> Result<(), StoreError> {
@@ -318,13 +322,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn employees(&self) -> Result<Vec<(String, EmployeeState)>, StoreError> {
-        self.employees
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&k, &v)?))
-            })
-            .collect()
+        decoded_pairs(&self.employees)
     }
 
     fn last_roster_size(&self) -> Result<Option<u64>, StoreError> {
