@@ -45,7 +45,7 @@ pub struct ScimClient {
 impl ScimClient {
     pub fn new(spec: ScimSpec, limiter: Arc<Limiter>, counters: Arc<Counters>) -> Self {
         ScimClient {
-            http: upstream::http_client(spec.timeout),
+            http: upstream::http_client(),
             base_url: spec.base_url.trim_end_matches('/').to_string(),
             spec,
             limiter,
@@ -215,6 +215,7 @@ impl ScimClient {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
+                .timeout(self.spec.timeout)
                 .bearer_auth(self.spec.token.expose_secret())
                 .header(reqwest::header::ACCEPT, SCIM_JSON);
             if let Some(q) = query {

@@ -45,7 +45,7 @@ impl UkgClient {
     /// restarts of the actors using this client.
     pub fn new(spec: UkgSpec, limiter: Arc<Limiter>, counters: Arc<Counters>) -> Self {
         UkgClient {
-            http: upstream::http_client(spec.timeout),
+            http: upstream::http_client(),
             spec,
             limiter,
             counters,
@@ -102,6 +102,7 @@ impl UkgClient {
             let mut request = self
                 .http
                 .get(&url)
+                .timeout(self.spec.timeout)
                 .query(query)
                 .basic_auth(&self.spec.username, Some(self.spec.password.expose_secret()))
                 .header("US-Customer-Api-Key", self.spec.api_key.expose_secret())

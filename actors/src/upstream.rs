@@ -29,17 +29,23 @@ pub fn limiter(per_second: u32, burst: Option<u32>) -> Arc<Limiter> {
     Arc::new(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
 }
 
-/// Builds the HTTP client for API calls: rustls, no redirects, connect and total timeouts.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(timeout)
-        .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        // Building fails only when the TLS backend cannot initialise, which is a broken
-        // installation, not bad input; fall back to a default client to keep going.
-        .unwrap_or_default()
+/// The process's HTTP client for API calls: rustls, no redirects, a connect timeout. One
+/// for all tenants (a client holds TLS roots and a connection pool: one per tenant cost
+/// ~0.5 MB each); each request carries its tenant's total timeout.
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
+                .build()
+                // Building fails only when the TLS backend cannot initialise, which is a
+                // broken installation, not bad input; fall back to a default client.
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 /// Request counters for one API of one tenant.
