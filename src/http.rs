@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hrsync_actors::report::html_escape as escape;
 use hrsync_actors::root::RootMsg;
 use hrsync_actors::status::{StatusBoard, TenantState};
 use ractor::ActorRef;
@@ -228,13 +229,6 @@ async fn page(State(app): State<AppState>) -> Html<String> {
          .warn{{color:#9a6700}}.bad{{color:#cf222e;font-weight:bold}}.small{{font-size:.85rem;color:#555}}</style></head>\
          <body><h1>hrsync</h1><table><tr><th>tenant</th><th>state</th><th>last run</th><th>next run</th><th>recent failures</th></tr>\n{rows}</table></body></html>"
     ))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

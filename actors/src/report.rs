@@ -82,8 +82,8 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
     }
     let mut html = format!(
         "<h2>{}</h2><p>{}</p>",
-        escape(&subject),
-        escape(&text).replace('\n', "<br>")
+        html_escape(&subject),
+        html_escape(&text).replace('\n', "<br>")
     );
     for (cause, ids) in &by_cause {
         let _ = writeln!(
@@ -95,16 +95,20 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
         let _ = write!(
             html,
             "<h3>{}</h3><p>Employees: {}</p><p>What to do: {}</p>",
-            escape(cause),
-            escape(&ids.join(", ")),
-            escape(fix_for(cause))
+            html_escape(cause),
+            html_escape(&ids.join(", ")),
+            html_escape(fix_for(cause))
         );
     }
     Some(Email { subject, text, html })
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// Escapes text for HTML (element content and quoted attributes).
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A stable key for "the same failure": the outcome, the run error and the set of
@@ -142,8 +146,8 @@ pub fn recovery_report(s: &RunSummary) -> Email {
     );
     let html = format!(
         "<h2>{}</h2><p>{}</p>",
-        escape(&subject),
-        escape(&text).replace('\n', "<br>")
+        html_escape(&subject),
+        html_escape(&text).replace('\n', "<br>")
     );
     Email { subject, text, html }
 }
@@ -166,8 +170,8 @@ pub fn quarantine_report(tenant: &str, entered: bool, reason: &str) -> Email {
     };
     let html = format!(
         "<h2>{}</h2><p>{}</p>",
-        escape(&subject),
-        escape(&text).replace('\n', "<br>")
+        html_escape(&subject),
+        html_escape(&text).replace('\n', "<br>")
     );
     Email { subject, text, html }
 }
