@@ -372,6 +372,7 @@ struct RawTenant {
     max_deactivation_percent: Option<Value>,
     max_deactivations: Option<Value>,
     min_roster_percent: Option<Value>,
+    first_run_review: Option<Value>,
     mapping: Option<RawMapping>,
     ukg: Option<RawUkg>,
     scim: Option<RawScim>,
@@ -697,6 +698,9 @@ impl Ctx<'_> {
                 )?
                 .map_or(defaults.min_roster_percent, |v| v as u32),
         };
+        let first_run_review = self
+            .boolean(raw.first_run_review.as_ref(), &format!("{t}.first_run_review"))?
+            .unwrap_or(false);
         let mapping = match &raw.mapping {
             None => MappingSpec::default(),
             Some(m) => self.mapping(&format!("{t}.mapping"), m)?,
@@ -722,6 +726,7 @@ impl Ctx<'_> {
             quarantine_after,
             timezone,
             brake,
+            first_run_review,
             mapping,
             ukg,
             scim,
@@ -910,6 +915,14 @@ impl Ctx<'_> {
     }
 
     /// An integer in `lo..=hi`, if present.
+    fn boolean(&self, v: Option<&Value>, key: &str) -> Result<Option<bool>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.err(key, format!("expected true or false, got {}", describe(other)))),
+        }
+    }
+
     fn int(&self, v: Option<&Value>, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ConfigError> {
         let expected = if hi >= i64::from(u32::MAX) {
             format!("an integer >= {lo}")

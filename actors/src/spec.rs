@@ -26,6 +26,9 @@ pub struct TenantSpec {
     pub timezone: chrono_tz::Tz,
     /// Deactivation brake and shrunken-roster guard.
     pub brake: crate::brake::BrakeSpec,
+    /// Stop the tenant's first run (and any run after its mapping or scope changed) after
+    /// planning, until a person approves the plan (`hrsync approve`).
+    pub first_run_review: bool,
     /// The tenant's changes to the default field mapping.
     pub mapping: MappingSpec,
     /// Where the roster is read from.
@@ -131,6 +134,7 @@ impl TenantSpec {
             quarantine_after: 3,
             timezone: chrono_tz::Tz::UTC,
             brake: crate::brake::BrakeSpec::default(),
+            first_run_review: false,
             mapping: MappingSpec::default(),
             ukg: UkgSpec {
                 base_url: ukg_base,
