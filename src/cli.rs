@@ -58,10 +58,12 @@ pub enum Command {
         /// The tenant id.
         #[arg(long, short)]
         tenant: String,
-        /// The run whose deactivations were held (see the report email or /status).
+        /// The run whose deactivations were held (see the report email or /status). Without
+        /// it: the plan awaiting review (`first_run_review`), which is then applied at once.
         #[arg(long)]
-        run: u64,
-        /// Drop the held deactivations instead of applying them.
+        run: Option<u64>,
+        /// Drop the held deactivations (or discard the plan awaiting review) instead of
+        /// applying them.
         #[arg(long)]
         reject: bool,
     },

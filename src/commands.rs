@@ -86,6 +86,24 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let spec = tenant_spec(&settings, &config, &tenant)?;
             let store = service::open_store(&settings.service.data_dir)?;
             let tenant_store = store.tenant(&spec.id)?;
+            let Some(run) = run else {
+                // The plan awaiting review: approve and apply it now, or discard it.
+                let message = hrsync_actors::review::decide(&spec, tenant_store.as_ref(), reject)?;
+                tenant_store.flush().await?;
+                println!("{message}");
+                if reject {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                drop(tenant_store);
+                let summary =
+                    service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;
+                service::print_summary(&summary);
+                return Ok(if summary.outcome == Outcome::Failed {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                });
+            };
             if reject {
                 let n = hrsync_actors::approve::reject_held(tenant_store.as_ref(), run).await?;
                 println!("tenant {tenant} run {run}: {n} held deactivation(s) dropped; the next run plans them again if they still apply");

@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use hrsync_actors::brake::BrakeSpec;
 use hrsync_actors::expr::Expr;
-use hrsync_actors::mapping::check_mapping_entry;
+use hrsync_actors::mapping::{check_mapping_entry, UKG_FIELDS};
+use hrsync_actors::scope::{Op, OutOfScope, Rule, ScopeSpec};
 use hrsync_actors::spec::{MappingSpec, ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
 use hrsync_actors::upstream::RetryPolicy;
 use secrecy::SecretString;
@@ -374,6 +375,7 @@ struct RawTenant {
     min_roster_percent: Option<Value>,
     first_run_review: Option<Value>,
     mapping: Option<RawMapping>,
+    scope: Option<RawScope>,
     ukg: Option<RawUkg>,
     scim: Option<RawScim>,
 }
@@ -383,6 +385,14 @@ struct RawTenant {
 struct RawMapping {
     active_statuses: Option<Value>,
     attributes: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawScope {
+    out_of_scope: Option<Value>,
+    include: Option<Value>,
+    exclude: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -705,6 +715,10 @@ impl Ctx<'_> {
             None => MappingSpec::default(),
             Some(m) => self.mapping(&format!("{t}.mapping"), m)?,
         };
+        let scope = match &raw.scope {
+            None => ScopeSpec::default(),
+            Some(s) => self.scope(&format!("{t}.scope"), s)?,
+        };
         let Some(ukg) = &raw.ukg else {
             return Err(self.err(
                 format!("{t}.ukg"),
@@ -728,6 +742,7 @@ impl Ctx<'_> {
             brake,
             first_run_review,
             mapping,
+            scope,
             ukg,
             scim,
         })
@@ -770,6 +785,144 @@ impl Ctx<'_> {
             active_statuses,
             attributes,
         })
+    }
+
+    /// `[tenants.scope]`: include/exclude rules and what happens to who falls out of scope.
+    fn scope(&self, t: &str, raw: &RawScope) -> Result<ScopeSpec, ConfigError> {
+        let key = format!("{t}.out_of_scope");
+        let out_of_scope = match self.string(raw.out_of_scope.as_ref(), &key, "\"deactivate\" or \"ignore\"")? {
+            None | Some("deactivate") => OutOfScope::Deactivate,
+            Some("ignore") => OutOfScope::Ignore,
+            Some(other) => {
+                return Err(self.err(&key, format!("expected \"deactivate\" or \"ignore\", got {other:?}")));
+            }
+        };
+        Ok(ScopeSpec {
+            include: self.scope_rules(t, "include", raw.include.as_ref())?,
+            exclude: self.scope_rules(t, "exclude", raw.exclude.as_ref())?,
+            out_of_scope,
+        })
+    }
+
+    /// A list of scope rules: tables with `field`, one operator and an optional `name`.
+    fn scope_rules(&self, t: &str, kind: &str, v: Option<&Value>) -> Result<Vec<Rule>, ConfigError> {
+        const OPERATORS: [&str; 5] = ["equals", "in", "not_in", "matches", "is_empty"];
+        let example = format!(
+            "a list of rules such as [{{ field = \"employeeTypeCode\", equals = \"CON\" }}] (or [[{t}.{kind}]] tables)"
+        );
+        let rules = match v {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(self.err(
+                    format!("{t}.{kind}"),
+                    format!("expected {example}, got {}", describe(other)),
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        for (i, item) in rules.iter().enumerate() {
+            let key = format!("{t}.{kind}[{i}]");
+            let Value::Table(table) = item else {
+                return Err(self.err(&key, format!("expected {example}, got {}", describe(item))));
+            };
+            for k in table.keys() {
+                if k != "field" && k != "name" && !OPERATORS.contains(&k.as_str()) {
+                    return Err(self.err(
+                        format!("{key}.{k}"),
+                        format!(
+                            "unknown key; a rule has field, name and one of {}",
+                            OPERATORS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            let field = self.string(
+                table.get("field"),
+                &format!("{key}.field"),
+                "a UKG field name such as \"companyCode\"",
+            )?;
+            let field = self.required(
+                field,
+                &format!("{key}.field"),
+                "a UKG field name such as \"companyCode\"",
+            )?;
+            if !UKG_FIELDS.contains(&field) {
+                let hint = closest(field, &UKG_FIELDS)
+                    .map(|c| format!(" (did you mean {c:?}?)"))
+                    .unwrap_or_default();
+                return Err(self.err(
+                    format!("{key}.field"),
+                    format!(
+                        "{field:?} is not a UKG field hrsync reads{hint}; expected one of {}",
+                        UKG_FIELDS.join(", ")
+                    ),
+                ));
+            }
+            let name = self.string(
+                table.get("name"),
+                &format!("{key}.name"),
+                "a short description of the rule",
+            )?;
+            let given: Vec<&str> = OPERATORS.iter().copied().filter(|o| table.contains_key(*o)).collect();
+            let op_name = match given.as_slice() {
+                [one] => *one,
+                [] => return Err(self.err(&key, format!("no test; give one of {}", OPERATORS.join(", ")))),
+                many => {
+                    return Err(self.err(
+                        &key,
+                        format!(
+                            "{} tests in one rule; give exactly one (write several rules to combine them)",
+                            many.join(" and ")
+                        ),
+                    ))
+                }
+            };
+            let op_key = format!("{key}.{op_name}");
+            let value = &table[op_name];
+            let text = |v: &Value| match v {
+                Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                other => Err(self.err(
+                    &op_key,
+                    format!("expected a non-empty text value, got {}", describe(other)),
+                )),
+            };
+            let list = |v: &Value| match v {
+                Value::Array(xs) if !xs.is_empty() => xs.iter().map(text).collect::<Result<Vec<_>, _>>(),
+                other => Err(self.err(
+                    &op_key,
+                    format!(
+                        "expected a non-empty list such as [\"ACME\", \"BETA\"], got {}",
+                        describe(other)
+                    ),
+                )),
+            };
+            let op = match op_name {
+                "equals" => Op::Equals(text(value)?),
+                "in" => Op::In(list(value)?),
+                "not_in" => Op::NotIn(list(value)?),
+                "matches" => {
+                    let pattern = text(value)?;
+                    Op::Matches(regex::Regex::new(&pattern).map_err(|e| {
+                        // The regex crate's message spans lines; its last line says what is wrong.
+                        let why = e.to_string();
+                        let why = why
+                            .lines()
+                            .last()
+                            .unwrap_or_default()
+                            .trim_start_matches("error: ")
+                            .to_string();
+                        self.err(&op_key, format!("not a valid regular expression ({why}): {pattern:?}"))
+                    })?)
+                }
+                _ => match value {
+                    Value::Boolean(b) => Op::IsEmpty(*b),
+                    other => return Err(self.err(&op_key, format!("expected true or false, got {}", describe(other)))),
+                },
+            };
+            out.push(Rule::new(kind, field, op, name));
+        }
+        Ok(out)
     }
 
     fn ukg(&self, t: &str, raw: &RawUkg, notices: &mut Vec<String>) -> Result<UkgSpec, ConfigError> {
@@ -1339,6 +1492,112 @@ token_env = "ACME_SCIM_TOKEN"
 
     fn with_tenant(edit: impl Fn(&str) -> String) -> String {
         format!("{SERVICE}{}", edit(TENANT))
+    }
+
+    fn with_scope(scope: &str) -> String {
+        with_tenant(|t| t.replacen("\n[tenants.ukg]", &format!("\n{scope}\n[tenants.ukg]"), 1))
+    }
+
+    #[test]
+    fn scope_rules_parse_with_every_operator() {
+        let s = parse_ok(&with_scope(
+            r#"[tenants.scope]
+out_of_scope = "ignore"
+include = [{ field = "companyCode", in = ["ACME", "BETA"] }]
+[[tenants.scope.exclude]]
+field = "employeeTypeCode"
+equals = "CON"
+name = "exclude contractors"
+[[tenants.scope.exclude]]
+field = "orgLevel2Code"
+matches = "^TMP-"
+[[tenants.scope.exclude]]
+field = "primaryWorkLocationCode"
+is_empty = true
+[[tenants.scope.exclude]]
+field = "employeeStatusCode"
+not_in = ["A", "L", "T"]
+"#,
+        ));
+        let scope = &s.tenants[0].scope;
+        assert_eq!(scope.out_of_scope, OutOfScope::Ignore);
+        assert_eq!(scope.include.len(), 1);
+        assert_eq!(scope.include[0].label, "include companyCode in [\"ACME\", \"BETA\"]");
+        let labels: Vec<&str> = scope.exclude.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "exclude contractors",
+                "exclude orgLevel2Code matches \"^TMP-\"",
+                "exclude primaryWorkLocationCode is_empty true",
+                "exclude employeeStatusCode not_in [\"A\", \"L\", \"T\"]",
+            ]
+        );
+        let s = parse_ok(&with_tenant(|t| t.to_string()));
+        assert!(s.tenants[0].scope.is_empty());
+        assert_eq!(s.tenants[0].scope.out_of_scope, OutOfScope::Deactivate);
+    }
+
+    #[test]
+    fn bad_scope_rules_are_refused_with_key_and_reason() {
+        let cases = [
+            (
+                "[tenants.scope]\nexclude = [{ field = \"employeeType\", equals = \"CON\" }]",
+                "tenants[0].scope.exclude[0].field: \"employeeType\" is not a UKG field hrsync reads (did you mean \"employeeTypeCode\"?)",
+            ),
+            (
+                "[tenants.scope]\nexclude = [{ field = \"companyCode\" }]",
+                "tenants[0].scope.exclude[0]: no test; give one of equals, in, not_in, matches, is_empty",
+            ),
+            (
+                "[tenants.scope]\nexclude = [{ field = \"companyCode\", equals = \"A\", in = [\"B\"] }]",
+                "tenants[0].scope.exclude[0]: equals and in tests in one rule; give exactly one",
+            ),
+            (
+                "[tenants.scope]\ninclude = [{ field = \"orgLevel1Code\", matches = \"(unclosed\" }]",
+                "tenants[0].scope.include[0].matches: not a valid regular expression",
+            ),
+            (
+                "[tenants.scope]\ninclude = [{ field = \"companyCode\", in = [] }]",
+                "tenants[0].scope.include[0].in: expected a non-empty list",
+            ),
+            (
+                "[tenants.scope]\ninclude = [{ field = \"companyCode\", is_empty = \"yes\" }]",
+                "tenants[0].scope.include[0].is_empty: expected true or false",
+            ),
+            (
+                "[tenants.scope]\ninclude = [{ field = \"companyCode\", equal = \"ACME\" }]",
+                "tenants[0].scope.include[0].equal: unknown key",
+            ),
+            (
+                "[tenants.scope]\nout_of_scope = \"delete\"",
+                "tenants[0].scope.out_of_scope: expected \"deactivate\" or \"ignore\", got \"delete\"",
+            ),
+            (
+                "[tenants.scope]\nexclude = { field = \"companyCode\", equals = \"A\" }",
+                "tenants[0].scope.exclude: expected a list of rules",
+            ),
+            (
+                "[tenants.scope]\ninclude = [{ field = \"ssn\", equals = \"1\" }]",
+                "tenants[0].scope.include[0].field: \"ssn\" is not a UKG field hrsync reads",
+            ),
+        ];
+        for (scope, expected) in cases {
+            let e = parse_err(&with_scope(scope));
+            assert!(
+                e.contains(expected),
+                "for {scope:?}:\n  got {e}\n  expected it to contain {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_run_review_is_a_boolean_defaulting_to_false() {
+        assert!(!parse_ok(&with_tenant(|t| t.to_string())).tenants[0].first_run_review);
+        let on = with_tenant(|t| t.replacen("\n[tenants.ukg]", "first_run_review = true\n\n[tenants.ukg]", 1));
+        assert!(parse_ok(&on).tenants[0].first_run_review);
+        let bad = with_tenant(|t| t.replacen("\n[tenants.ukg]", "first_run_review = \"yes\"\n\n[tenants.ukg]", 1));
+        assert!(parse_err(&bad).contains("tenants[0].first_run_review: expected true or false, got"));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! tenant), `/metrics` (Prometheus text), `/` (a small status page). Admin, behind the
 //! bearer token `service.admin_token_*` (compared in constant time; 401 otherwise, 403 when
 //! no token is configured): `POST /tenants/{id}/sync` starts a run, `POST
-//! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations.
+//! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations;
+//! with `{}` (or `{"reject": true}`) it approves (discards) the plan awaiting review.
 //! None of them carries a secret or an upstream host name. Bodies are capped at 16 KiB.
 
 use std::time::Duration;
@@ -136,7 +137,8 @@ async fn sync(State(app): State<AppState>, Path(id): Path<String>, headers: Head
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ApproveBody {
-    run: u64,
+    /// The run whose held deactivations are released; absent: the plan awaiting review.
+    run: Option<u64>,
     #[serde(default)]
     reject: bool,
 }
@@ -154,16 +156,23 @@ async fn approve(
     let Some(Json(body)) = body else {
         return (
             StatusCode::BAD_REQUEST,
-            "expected a JSON body such as {\"run\": 12} or {\"run\": 12, \"reject\": true}\n",
+            "expected a JSON body such as {\"run\": 12} or {\"run\": 12, \"reject\": true} (held deactivations), or {} (the plan awaiting review)\n",
         )
             .into_response();
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let msg = RootMsg::Approve {
-        tenant: id,
-        run: body.run,
-        reject: body.reject,
-        reply: tx.into(),
+    let msg = match body.run {
+        Some(run) => RootMsg::Approve {
+            tenant: id,
+            run,
+            reject: body.reject,
+            reply: tx.into(),
+        },
+        None => RootMsg::ApproveReview {
+            tenant: id,
+            reject: body.reject,
+            reply: tx.into(),
+        },
     };
     if root.cast(msg).is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is not running\n").into_response();
@@ -209,7 +218,7 @@ async fn page(State(app): State<AppState>) -> Html<String> {
             .unwrap_or_else(|| "—".into());
         let class = match s.state {
             TenantState::Ok => "ok",
-            TenantState::Degraded | TenantState::Held => "warn",
+            TenantState::Degraded | TenantState::Held | TenantState::AwaitingReview => "warn",
             TenantState::Failed | TenantState::Quarantined => "bad",
             TenantState::Idle | TenantState::Running => "",
         };

@@ -162,6 +162,16 @@ fn show_progress(status: StatusBoard, tenant: String) -> tokio::task::JoinHandle
 /// Prints a run summary for a person.
 pub fn print_summary(s: &RunSummary) {
     let c = &s.counts;
+    if let Some(r) = &s.review {
+        println!(
+            "tenant {}: plan awaiting review — nothing was written\n  {}\n  see every change: hrsync plan --config FILE --tenant {}\n  apply exactly this plan: hrsync approve --config FILE --tenant {} (or --reject to discard it)",
+            s.tenant,
+            r.line(),
+            s.tenant,
+            s.tenant
+        );
+        return;
+    }
     println!(
         "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}, held {}",
         s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed, c.held
@@ -180,6 +190,22 @@ pub fn print_summary(s: &RunSummary) {
     }
     if s.failures.len() < c.failed as usize {
         println!("  … and {} more", c.failed as usize - s.failures.len());
+    }
+    if c.out_of_scope > 0 {
+        println!("  out of scope (not synced): {}", c.out_of_scope);
+        let mut by_rule: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for e in &s.excluded {
+            *by_rule.entry(e.reason.as_str()).or_default() += 1;
+        }
+        for (rule, n) in by_rule {
+            println!("    {n} by {rule}");
+        }
+    }
+    if c.deferred > 0 {
+        println!(
+            "  {} change(s) not in the approved plan were left for the next run",
+            c.deferred
+        );
     }
     if let Some(e) = &s.error {
         println!("  run failed: {e}");

@@ -17,19 +17,22 @@ pub fn from_store(settings: &Settings) -> anyhow::Result<Value> {
             .context("cannot read the run history")?
             .into_iter()
             .next();
+        let review = tenant.review()?.filter(|r| !r.approved).map(|r| r.summary);
         let state = match (&last, tenant.held()?) {
+            _ if review.is_some() => "awaiting review",
             (_, Some(_)) => "held",
             (None, None) => "idle",
             (Some(r), None) => match r.outcome {
                 hrsync_actors::model::Outcome::Ok => "ok",
                 hrsync_actors::model::Outcome::CompletedWithFailures => "degraded",
                 hrsync_actors::model::Outcome::Held => "held",
+                hrsync_actors::model::Outcome::AwaitingReview => "awaiting review",
                 hrsync_actors::model::Outcome::Failed => "failed",
             },
         };
         tenants.insert(
             t.id.clone(),
-            json!({ "state": state, "last_run": last, "next_run_at": null }),
+            json!({ "state": state, "last_run": last, "next_run_at": null, "review": review }),
         );
     }
     Ok(json!({ "tenants": tenants }))

@@ -16,9 +16,11 @@ use tracing::debug;
 
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::mapping::{content_hash, map_employee};
-use crate::model::{Action, Page, PagePlan, PlanItem, RecordFailure};
+use crate::model::{Action, AppUser, Page, PagePlan, PlanItem, RecordFailure};
+use crate::review::Review;
+use crate::scope::{OutOfScope, ScopeSpec};
 use crate::spec::MappingSpec;
-use crate::store::ProgressStore;
+use crate::store::{EmployeeState, ProgressStore};
 use crate::writer::WriterMsg;
 
 /// Messages the mapper receives.
@@ -37,12 +39,16 @@ pub struct MapperArgs {
     pub timezone: chrono_tz::Tz,
     /// The tenant's changes to the default mapping.
     pub mapping: MappingSpec,
+    /// Who the tenant syncs.
+    pub scope: ScopeSpec,
     /// Test-only panic points.
     pub faults: Option<Arc<FaultHook>>,
 }
 
 pub struct MapperState {
     args: MapperArgs,
+    /// The approved first-run review that limits this run's changes (read once per run).
+    review: Option<(u64, Option<Arc<Review>>)>,
     /// Work emails of this run's active employees so far → their employee id.
     emails: Emails,
 }
@@ -59,6 +65,7 @@ impl Actor for Mapper {
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(MapperState {
             args,
+            review: None,
             emails: Emails::default(),
         })
     }
@@ -77,13 +84,25 @@ impl Actor for Mapper {
             });
         }
         let today = Utc::now().with_timezone(&state.args.timezone).date_naive();
-        let plan = plan_page(
+        let run_id = page.run.run_id;
+        if state.review.as_ref().is_none_or(|(run, _)| *run != run_id) {
+            let approved = state.args.store.review()?.filter(|r| r.approved).map(Arc::new);
+            state.review = Some((run_id, approved));
+        }
+        let mut plan = plan_page(
             page,
             state.args.store.as_ref(),
             today,
             &state.args.mapping,
+            &state.args.scope,
             &mut state.emails,
         )?;
+        if let Some((_, Some(review))) = &state.review {
+            // An approved review: apply exactly the reviewed plan.
+            let before = plan.items.len();
+            plan.items.retain(|item| review.allows(item));
+            plan.deferred = (before - plan.items.len()) as u64;
+        }
         debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, changes = plan.items.len(), unchanged = plan.unchanged, failures = plan.failures.len(), "page planned");
         state.args.writer.cast(WriterMsg::Apply(plan))?;
         Ok(())
@@ -103,6 +122,7 @@ pub fn plan_page(
     store: &dyn ProgressStore,
     today: NaiveDate,
     mapping: &MappingSpec,
+    scope: &ScopeSpec,
     emails: &mut Emails,
 ) -> Result<PagePlan, crate::error::StoreError> {
     if emails.run_id != page.run.run_id {
@@ -111,7 +131,7 @@ pub fn plan_page(
             owners: HashMap::new(),
         };
     }
-    let planned = plan_employees(&page.employees, page.failures, store, today, mapping, emails)?;
+    let planned = plan_employees(&page.employees, page.failures, store, today, mapping, scope, emails)?;
     Ok(PagePlan {
         run: page.run,
         index: page.index,
@@ -119,6 +139,8 @@ pub fn plan_page(
         items: planned.items,
         unchanged: planned.unchanged,
         failures: planned.failures,
+        excluded: planned.excluded,
+        deferred: 0,
         seen: planned.seen,
         read: planned.read,
         ack: page.ack,
@@ -131,25 +153,44 @@ pub struct Planned {
     pub items: Vec<PlanItem>,
     pub unchanged: u64,
     pub failures: Vec<RecordFailure>,
+    /// Employees out of scope, with the rule that excluded each.
+    pub excluded: Vec<RecordFailure>,
     pub seen: Vec<String>,
     pub read: u64,
 }
 
 /// Maps, checks and diffs `employees` against the store. `failures` are rows already set aside.
+/// Employees out of `scope` are not mapped: one hrsync synced before is deactivated (unless
+/// the scope says to ignore them), and each is listed with the rule that excluded them.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_employees(
     employees: &[crate::model::Employee],
     mut failures: Vec<RecordFailure>,
     store: &dyn ProgressStore,
     today: NaiveDate,
     mapping: &MappingSpec,
+    scope: &ScopeSpec,
     emails: &mut Emails,
 ) -> Result<Planned, crate::error::StoreError> {
     let mut items = Vec::new();
+    let mut excluded = Vec::new();
     let mut unchanged = 0;
     let read = (employees.len() + failures.len()) as u64;
     let seen = employees.iter().map(|e| e.employee_id.clone()).collect();
     for employee in employees {
         let id = &employee.employee_id;
+        if let Some(rule) = scope.excluded_by(employee) {
+            excluded.push(RecordFailure {
+                employee_id: id.clone(),
+                reason: rule.to_string(),
+            });
+            if scope.out_of_scope == OutOfScope::Deactivate {
+                if let Some(item) = out_of_scope_deactivation(store.employee(id)?, id, rule) {
+                    items.push(item);
+                }
+            }
+            continue;
+        }
         let mut user = match map_employee(employee, today, mapping) {
             Ok(u) => u,
             Err(e) => {
@@ -195,6 +236,7 @@ pub fn plan_employees(
             None => Some(Action::Create),
             Some(p) if !user.active => p.active.then(|| Action::Deactivate {
                 app_id: p.app_id.clone(),
+                reason: "terminated in UKG".into(),
             }),
             Some(p) if !p.active => Some(Action::Reactivate {
                 app_id: p.app_id.clone(),
@@ -221,7 +263,38 @@ pub fn plan_employees(
         items,
         unchanged,
         failures,
+        excluded,
         seen,
         read,
+    })
+}
+
+/// The deactivation of a synced, active employee who is now out of scope (None otherwise).
+fn out_of_scope_deactivation(prior: Option<EmployeeState>, id: &str, rule: &str) -> Option<PlanItem> {
+    let prior = prior.filter(|p| p.active)?;
+    let mut user = prior.user.clone().unwrap_or_else(|| AppUser {
+        external_id: id.to_string(),
+        user_name: String::new(),
+        given_name: String::new(),
+        family_name: String::new(),
+        display_name: String::new(),
+        email: String::new(),
+        title: None,
+        department: None,
+        employee_number: None,
+        location: None,
+        active: true,
+        manager_external_id: None,
+        extra: Default::default(),
+    });
+    user.active = false;
+    Some(PlanItem {
+        hash: prior.hash.clone(),
+        action: Action::Deactivate {
+            app_id: prior.app_id.clone(),
+            reason: format!("out of scope: {rule}"),
+        },
+        user,
+        prior: Some(prior),
     })
 }

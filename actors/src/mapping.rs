@@ -66,11 +66,12 @@ pub const MAPPABLE: [&str; 21] = [
 
 /// UKG fields (API names) a mapping may read: employment-details, demographics, and the
 /// resolved `department`. Sensitive fields are not among them.
-pub const UKG_FIELDS: [&str; 31] = [
+pub const UKG_FIELDS: [&str; 32] = [
     "companyID",
     "companyCode",
     "employeeID",
     "employeeNumber",
+    "employeeTypeCode",
     "jobTitle",
     "jobDescription",
     "primaryJobCode",

@@ -69,8 +69,8 @@ pub enum Action {
     Create,
     /// Known and changed: replace the user's attributes.
     Update { app_id: String },
-    /// Terminated: PATCH `active=false`.
-    Deactivate { app_id: String },
+    /// Terminated, or out of scope: PATCH `active=false`. `reason` says which.
+    Deactivate { app_id: String, reason: String },
     /// Inactive in the app, active again in UKG (rehire): replace with `active=true`.
     Reactivate { app_id: String },
     /// Attributes unchanged; only the manager link differs.
@@ -131,6 +131,10 @@ pub struct PagePlan {
     pub unchanged: u64,
     /// Employees set aside by the mapper (and manager links it skipped).
     pub failures: Vec<RecordFailure>,
+    /// Employees out of scope on this page, with the rule that excluded each.
+    pub excluded: Vec<RecordFailure>,
+    /// Changes left for the next run: not in the approved first-run review.
+    pub deferred: u64,
     /// Employee ids present on this page (for deactivation by absence).
     pub seen: Vec<String>,
     /// Rows on this page (employees read).
@@ -157,6 +161,13 @@ pub struct Counts {
     /// Employees read from UKG.
     #[serde(default)]
     pub read: u64,
+    /// Employees read but out of the tenant's scope (not synced).
+    #[serde(default)]
+    pub out_of_scope: u64,
+    /// Changes left for the next run because the reviewed plan did not contain them
+    /// (first-run review: an approved run applies exactly the reviewed plan).
+    #[serde(default)]
+    pub deferred: u64,
 }
 
 impl Counts {
@@ -172,6 +183,8 @@ impl Counts {
         self.failed += o.failed;
         self.held += o.held;
         self.read += o.read;
+        self.out_of_scope += o.out_of_scope;
+        self.deferred += o.deferred;
     }
 
     /// Number of writes these counts represent.
@@ -190,6 +203,8 @@ pub enum Outcome {
     CompletedWithFailures,
     /// Completed, but its deactivations were held by the brake for approval.
     Held,
+    /// Planned only (first-run review): nothing written; the plan waits for approval.
+    AwaitingReview,
     /// Could not complete; the reason is in `error`.
     Failed,
 }
@@ -205,8 +220,15 @@ pub struct RunSummary {
     pub counts: Counts,
     /// Per-record failures (at most the first 1,000; `counts.failed` has the total).
     pub failures: Vec<RecordFailure>,
+    /// Employees out of scope, with the rule that excluded each (at most the first 1,000;
+    /// `counts.out_of_scope` has the total).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<RecordFailure>,
     /// Why the run could not complete (one line).
     pub error: Option<String>,
+    /// For `AwaitingReview`: the plan waiting for approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::review::ReviewSummary>,
     pub pages: u32,
     /// Requests sent upstream during the run.
     pub traffic: Traffic,

@@ -36,6 +36,9 @@ pub enum NotifierMsg {
     RunEnded(Box<RunSummary>),
     /// The tenant entered (`entered`) or left quarantine.
     Quarantine { entered: bool, reason: String },
+    /// A first-run review is ready: ask the contact to approve it. `signature` names this
+    /// plan (it is mailed once).
+    Review { email: Box<Email>, signature: String },
     /// Try the queued emails again (sent to itself).
     Retry,
 }
@@ -104,6 +107,7 @@ impl Actor for Notifier {
                 let sig = format!("quarantine-{entered}-{}", crate::report::signature_of_text(&reason));
                 enqueue(state, email, sig, now)?;
             }
+            NotifierMsg::Review { email, signature } => enqueue(state, *email, signature, now)?,
             NotifierMsg::Retry => state.retry_scheduled = false,
         }
         send_due(&myself, state).await

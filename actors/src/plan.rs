@@ -25,6 +25,8 @@ pub enum PlanError {
     Ukg(#[from] UkgError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Scim(#[from] crate::error::ScimError),
 }
 
 /// One attribute that would change.
@@ -64,6 +66,8 @@ pub struct PlanReport {
     pub manager_links: Vec<Change>,
     pub deactivations: Vec<Deactivation>,
     pub set_aside: Vec<RecordFailure>,
+    /// Employees out of the tenant's scope, with the rule that excluded each.
+    pub out_of_scope: Vec<RecordFailure>,
     pub unchanged: u64,
     /// Why the run would hold its deactivations (None: they would be applied).
     pub brake: Option<String>,
@@ -73,6 +77,15 @@ pub struct PlanReport {
 
 /// Plans the next run of `tenant` without writing anything.
 pub async fn plan(tenant: &TenantSpec, store: &dyn ProgressStore, ukg: &UkgClient) -> Result<PlanReport, PlanError> {
+    Ok(plan_with_items(tenant, store, ukg).await?.0)
+}
+
+/// [`plan`], with the planned changes themselves (for first-run review).
+pub async fn plan_with_items(
+    tenant: &TenantSpec,
+    store: &dyn ProgressStore,
+    ukg: &UkgClient,
+) -> Result<(PlanReport, Vec<crate::model::PlanItem>), PlanError> {
     let (people, lookups) = read_reference_data(ukg).await?;
     let rows: Vec<EmploymentRow> = ukg.all_pages(ukg::EMPLOYMENT_DETAILS).await?;
     let mut employees = Vec::with_capacity(rows.len());
@@ -93,6 +106,7 @@ pub async fn plan(tenant: &TenantSpec, store: &dyn ProgressStore, ukg: &UkgClien
         store,
         today,
         &tenant.mapping,
+        &tenant.scope,
         &mut Emails::default(),
     )?;
 
@@ -105,10 +119,12 @@ pub async fn plan(tenant: &TenantSpec, store: &dyn ProgressStore, ukg: &UkgClien
         manager_links: Vec::new(),
         deactivations: Vec::new(),
         set_aside: planned.failures,
+        out_of_scope: planned.excluded,
         unchanged: planned.unchanged,
         brake: None,
         roster_guard: roster_guard(planned.read, store.last_roster_size()?, &tenant.brake),
     };
+    let items = planned.items.clone();
     for item in planned.items {
         let change = Change {
             employee_id: item.user.external_id.clone(),
@@ -125,9 +141,9 @@ pub async fn plan(tenant: &TenantSpec, store: &dyn ProgressStore, ukg: &UkgClien
             Action::Update { .. } => report.updates.push(change),
             Action::Reactivate { .. } => report.reactivations.push(change),
             Action::LinkManager { .. } => report.manager_links.push(change),
-            Action::Deactivate { .. } => report.deactivations.push(Deactivation {
+            Action::Deactivate { reason, .. } => report.deactivations.push(Deactivation {
                 employee_id: item.user.external_id,
-                reason: "terminated in UKG".into(),
+                reason,
             }),
         }
     }
@@ -144,7 +160,7 @@ pub async fn plan(tenant: &TenantSpec, store: &dyn ProgressStore, ukg: &UkgClien
     report.deactivations.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
     let active = employees_state.values().filter(|s| s.active).count() as u64;
     report.brake = deactivation_brake(report.deactivations.len() as u64, active, &tenant.brake);
-    Ok(report)
+    Ok((report, items))
 }
 
 /// The attributes that differ between what was applied and what would be.
@@ -170,7 +186,7 @@ impl PlanReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "plan for tenant {}: {} employees read; {} create, {} update, {} reactivate, {} manager link, {} deactivate, {} set aside, {} unchanged",
+            "plan for tenant {}: {} employees read; {} create, {} update, {} reactivate, {} manager link, {} deactivate, {} set aside, {} out of scope, {} unchanged",
             self.tenant,
             self.read,
             self.creates.len(),
@@ -179,6 +195,7 @@ impl PlanReport {
             self.manager_links.len(),
             self.deactivations.len(),
             self.set_aside.len(),
+            self.out_of_scope.len(),
             self.unchanged
         );
         for c in &self.creates {
@@ -201,6 +218,9 @@ impl PlanReport {
         }
         for f in &self.set_aside {
             let _ = writeln!(out, "  set aside   {}: {}", f.employee_id, f.reason);
+        }
+        for f in &self.out_of_scope {
+            let _ = writeln!(out, "  out of scope {} ({})", f.employee_id, f.reason);
         }
         if let Some(b) = &self.brake {
             let _ = writeln!(

@@ -40,7 +40,8 @@ pub fn fix_for(reason: &str) -> &'static str {
 /// The report for a run, or None when nothing needs a person.
 pub fn run_report(s: &RunSummary) -> Option<Email> {
     let headline = match s.outcome {
-        Outcome::Ok => return None,
+        // The review has its own email (`review::review_email`).
+        Outcome::Ok | Outcome::AwaitingReview => return None,
         Outcome::CompletedWithFailures => {
             format!("{} employee(s) could not be synced", s.counts.failed)
         }
@@ -202,6 +203,8 @@ mod tests {
                 ..Counts::default()
             },
             failures,
+            excluded: Vec::new(),
+            review: None,
             error: error.map(str::to_string),
             pages: 1,
             traffic: Traffic::default(),

@@ -37,6 +37,12 @@ pub enum RootMsg {
         reject: bool,
         reply: RpcReplyPort<Result<String, String>>,
     },
+    /// Approve (or discard) the plan awaiting a tenant's first-run review.
+    ApproveReview {
+        tenant: String,
+        reject: bool,
+        reply: RpcReplyPort<Result<String, String>>,
+    },
     /// Respawn a tenant supervisor (sent to itself after a backoff).
     Respawn { tenant: String },
 }
@@ -167,6 +173,14 @@ impl Actor for Supervisor {
                     let _ = reply.send(Err(format!("tenant {tenant} is not running")));
                 }
             },
+            RootMsg::ApproveReview { tenant, reject, reply } => {
+                match state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
+                    Some(actor) => actor.cast(TenantMsg::ApproveReview { reject, reply })?,
+                    None => {
+                        let _ = reply.send(Err(format!("tenant {tenant} is not running")));
+                    }
+                }
+            }
             RootMsg::Respawn { tenant } => {
                 if state.tenants.get(&tenant).is_some_and(|t| t.actor.is_none()) {
                     spawn_tenant(&myself, state, &tenant).await;

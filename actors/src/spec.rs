@@ -31,6 +31,8 @@ pub struct TenantSpec {
     pub first_run_review: bool,
     /// The tenant's changes to the default field mapping.
     pub mapping: MappingSpec,
+    /// Who is synced at all (scoping filters).
+    pub scope: crate::scope::ScopeSpec,
     /// Where the roster is read from.
     pub ukg: UkgSpec,
     /// Where users are written to.
@@ -136,6 +138,7 @@ impl TenantSpec {
             brake: crate::brake::BrakeSpec::default(),
             first_run_review: false,
             mapping: MappingSpec::default(),
+            scope: crate::scope::ScopeSpec::default(),
             ukg: UkgSpec {
                 base_url: ukg_base,
                 username: username.to_string(),

@@ -31,6 +31,8 @@ pub enum TenantState {
     Held,
     /// Failing repeatedly (or credentials refused): runs back off until one succeeds.
     Quarantined,
+    /// First-run review: a plan waits for approval (`hrsync approve --tenant ID`).
+    AwaitingReview,
 }
 
 /// The status of one tenant.
@@ -55,6 +57,8 @@ pub struct TenantStatus {
     /// Failed send attempts (each email is retried until sent or expired).
     pub emails_failed: u64,
     pub last_email_error: Option<String>,
+    /// The plan waiting for approval (first-run review), if any.
+    pub review: Option<crate::review::ReviewSummary>,
 }
 
 impl Default for TenantStatus {
@@ -72,6 +76,7 @@ impl Default for TenantStatus {
             emails_sent: 0,
             emails_failed: 0,
             last_email_error: None,
+            review: None,
         }
     }
 }
@@ -142,6 +147,7 @@ impl StatusBoard {
             Outcome::CompletedWithFailures => TenantState::Degraded,
             Outcome::Failed => TenantState::Failed,
             Outcome::Held => TenantState::Held,
+            Outcome::AwaitingReview => TenantState::AwaitingReview,
         };
         s.current_run = None;
         s.progress = None;
@@ -345,6 +351,7 @@ fn outcome_label(o: &Outcome) -> &'static str {
         Outcome::Ok => "ok",
         Outcome::CompletedWithFailures => "completed_with_failures",
         Outcome::Held => "held",
+        Outcome::AwaitingReview => "awaiting_review",
         Outcome::Failed => "failed",
     }
 }

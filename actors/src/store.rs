@@ -56,6 +56,9 @@ pub struct Cursor {
     /// What the committed pages did.
     pub counts: Counts,
     pub failures: Vec<RecordFailure>,
+    /// Employees out of scope so far, with their rule (at most 1,000).
+    #[serde(default)]
+    pub excluded: Vec<RecordFailure>,
     /// The run started with no applied state at all (a first sync): the writer lists the
     /// app's users once and defers creates whose manager comes later — also after a resume.
     #[serde(default)]
@@ -102,14 +105,16 @@ pub trait ProgressStore: Send + Sync {
     fn cursor(&self) -> Result<Option<Cursor>, StoreError>;
     /// Resumes the incomplete run, or starts run `last + 1` at page 0.
     fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError>;
-    /// Marks page `page` of run `run_id` applied, adding its counts and failures, in one
-    /// transaction. Refuses anything but the next page of the current run.
+    /// Marks page `page` of run `run_id` applied, adding its counts, failures and
+    /// out-of-scope employees, in one transaction. Refuses anything but the next page of the
+    /// current run.
     fn commit_page(
         &self,
         run_id: u64,
         page: u32,
         counts: &Counts,
         failures: &[RecordFailure],
+        excluded: &[RecordFailure],
     ) -> Result<Cursor, StoreError>;
     /// Closes the run: cursor complete and summary stored, in one transaction.
     fn finish_run(&self, summary: &RunSummary) -> Result<(), StoreError>;
@@ -126,6 +131,12 @@ pub trait ProgressStore: Send + Sync {
     /// When an email with this signature was last sent (de-duplication).
     fn mail_sent_at(&self, signature: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn set_mail_sent_at(&self, signature: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The plan waiting for (or given) approval (first-run review).
+    fn review(&self) -> Result<Option<crate::review::Review>, StoreError>;
+    fn set_review(&self, review: Option<&crate::review::Review>) -> Result<(), StoreError>;
+    /// The configuration fingerprint of the last completed run (see `review::fingerprint`).
+    fn applied_fingerprint(&self) -> Result<Option<String>, StoreError>;
+    fn set_applied_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError>;
     /// Whether the contact was last told of a failure (a success then sends a recovery email).
     fn failing_reported(&self) -> Result<bool, StoreError>;
     fn set_failing_reported(&self, failing: bool) -> Result<(), StoreError>;
@@ -193,6 +204,8 @@ const HELD: &[u8] = b"held";
 const OUTBOX: &[u8] = b"outbox/";
 const SENT: &[u8] = b"sent/";
 const FAILING: &[u8] = b"failing";
+const REVIEW: &[u8] = b"review";
+const FINGERPRINT: &[u8] = b"fingerprint";
 
 fn outbox_key(id: u64) -> Vec<u8> {
     [OUTBOX, &id.to_be_bytes()].concat()
@@ -346,6 +359,27 @@ impl ProgressStore for SledTenant {
         Ok(())
     }
 
+    fn review(&self) -> Result<Option<crate::review::Review>, StoreError> {
+        self.meta.get(REVIEW)?.map(|v| decode(REVIEW, &v)).transpose()
+    }
+
+    fn set_review(&self, review: Option<&crate::review::Review>) -> Result<(), StoreError> {
+        match review {
+            Some(r) => self.meta.insert(REVIEW, encode(r))?,
+            None => self.meta.remove(REVIEW)?,
+        };
+        Ok(())
+    }
+
+    fn applied_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        self.meta.get(FINGERPRINT)?.map(|v| decode(FINGERPRINT, &v)).transpose()
+    }
+
+    fn set_applied_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError> {
+        self.meta.insert(FINGERPRINT, encode(&fingerprint))?;
+        Ok(())
+    }
+
     fn employee_count(&self) -> usize {
         self.employees.len()
     }
@@ -370,6 +404,7 @@ impl ProgressStore for SledTenant {
                     complete: false,
                     counts: Counts::default(),
                     failures: Vec::new(),
+                    excluded: Vec::new(),
                     first_sync,
                 },
             };
@@ -385,6 +420,7 @@ impl ProgressStore for SledTenant {
         page: u32,
         counts: &Counts,
         failures: &[RecordFailure],
+        excluded: &[RecordFailure],
     ) -> Result<Cursor, StoreError> {
         let cursor = self.meta.transaction(|meta| {
             let current: Cursor = match meta.get(CURSOR)? {
@@ -417,6 +453,8 @@ impl ProgressStore for SledTenant {
             next.counts.add(counts);
             let room = MAX_FAILURES_KEPT.saturating_sub(next.failures.len());
             next.failures.extend(failures.iter().take(room).cloned());
+            let room = MAX_FAILURES_KEPT.saturating_sub(next.excluded.len());
+            next.excluded.extend(excluded.iter().take(room).cloned());
             meta.insert(CURSOR, encode(&next))?;
             Ok(next)
         })?;
@@ -534,6 +572,8 @@ mod tests {
             outcome: crate::model::Outcome::Ok,
             counts: Counts::default(),
             failures: vec![],
+            excluded: Vec::new(),
+            review: None,
             error: None,
             pages: 1,
             traffic: Default::default(),
@@ -550,28 +590,28 @@ mod tests {
             created: 3,
             ..Counts::default()
         };
-        t.commit_page(1, 1, &counts, &[]).unwrap();
+        t.commit_page(1, 1, &counts, &[], &[]).unwrap();
         // Replaying page 1, skipping to page 3, or committing another run: refused.
         assert!(matches!(
-            t.commit_page(1, 1, &counts, &[]),
+            t.commit_page(1, 1, &counts, &[], &[]),
             Err(StoreError::CursorRegression { .. })
         ));
         assert!(matches!(
-            t.commit_page(1, 3, &counts, &[]),
+            t.commit_page(1, 3, &counts, &[], &[]),
             Err(StoreError::CursorRegression { .. })
         ));
         assert!(matches!(
-            t.commit_page(2, 1, &counts, &[]),
+            t.commit_page(2, 1, &counts, &[], &[]),
             Err(StoreError::CursorRegression { .. })
         ));
-        let c = t.commit_page(1, 2, &counts, &[]).unwrap();
+        let c = t.commit_page(1, 2, &counts, &[], &[]).unwrap();
         assert_eq!(c.counts.created, 6);
         // An incomplete run is resumed, not restarted.
         assert_eq!(t.begin_run(Utc::now()).unwrap().pages_committed, 2);
         t.finish_run(&summary(1)).unwrap();
         // A stale writer's page of the closed run is dropped, not an error.
         assert!(matches!(
-            t.commit_page(1, 3, &counts, &[]),
+            t.commit_page(1, 3, &counts, &[], &[]),
             Err(StoreError::RunClosed { .. })
         ));
         let c = t.begin_run(Utc::now()).unwrap();

@@ -24,8 +24,10 @@ use crate::mailer::Mailer;
 use crate::mapper::{Mapper, MapperArgs, MapperMsg};
 use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary, Traffic};
 use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
+use crate::plan::PlanReport;
 use crate::quarantine::{Health, Transition};
 use crate::restart::{stopped_child, Backoff};
+use crate::review::{self, Need, Review, ReviewSummary};
 use crate::scim::ScimClient;
 use crate::spec::TenantSpec;
 use crate::status::{StatusBoard, TenantState};
@@ -48,6 +50,8 @@ pub enum TenantMsg {
         run: RunCtx,
         counts: Counts,
         failures: Vec<RecordFailure>,
+        /// Employees out of scope, with their rule.
+        excluded: Vec<RecordFailure>,
         pages: u32,
     },
     /// From the fetcher or the writer: the run cannot complete.
@@ -55,6 +59,14 @@ pub enum TenantMsg {
     RunFailed { run: RunCtx, error: String, auth: bool },
     /// Respawn the pipeline (sent to itself after a backoff).
     Respawn,
+    /// From the review task: the first-run review's plan, or why it could not be made.
+    Reviewed(Result<Box<(Review, PlanReport)>, String>),
+    /// Approve (or, with `reject`, discard) the plan waiting for review; an approved plan
+    /// is applied at once.
+    ApproveReview {
+        reject: bool,
+        reply: RpcReplyPort<Result<String, String>>,
+    },
     /// Release (or drop) the deactivations that run `run` held (admin API).
     Approve {
         run: u64,
@@ -71,6 +83,8 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::RunCompleted { run, .. } => write!(f, "RunCompleted({})", run.run_id),
             TenantMsg::RunFailed { run, .. } => write!(f, "RunFailed({})", run.run_id),
             TenantMsg::Respawn => write!(f, "Respawn"),
+            TenantMsg::Reviewed(_) => write!(f, "Reviewed"),
+            TenantMsg::ApproveReview { reject, .. } => write!(f, "ApproveReview(reject: {reject})"),
             TenantMsg::Approve { run, .. } => write!(f, "Approve({run})"),
         }
     }
@@ -182,6 +196,8 @@ pub struct TenantSupervisorState {
     run: Option<ActiveRun>,
     /// A run was asked for while the pipeline was down.
     run_requested: bool,
+    /// A first-run review's plan is being computed.
+    reviewing: bool,
     waiters: Vec<RpcReplyPort<RunSummary>>,
     backoff: Backoff,
     health: Health,
@@ -207,6 +223,7 @@ impl Actor for TenantSupervisor {
             notifier: None,
             run: None,
             run_requested: false,
+            reviewing: false,
             waiters: Vec::new(),
             backoff: Backoff::default(),
             health: Health::default(),
@@ -261,6 +278,7 @@ impl Actor for TenantSupervisor {
                 run,
                 counts,
                 failures,
+                excluded,
                 pages,
             } => {
                 if !is_current(state, &run) {
@@ -272,6 +290,7 @@ impl Actor for TenantSupervisor {
                     Ending::Completed {
                         counts,
                         failures,
+                        excluded,
                         pages,
                     },
                 )
@@ -287,6 +306,14 @@ impl Actor for TenantSupervisor {
                 let outcome = approve(state, run, reject).await;
                 let _ = reply.send(outcome);
             }
+            TenantMsg::Reviewed(result) => {
+                state.reviewing = false;
+                finish_review(&myself, state, result).await?;
+            }
+            TenantMsg::ApproveReview { reject, reply } => {
+                let outcome = approve_review(&myself, state, reject).await;
+                let _ = reply.send(outcome);
+            }
             TenantMsg::Respawn => {
                 if state.pipeline.is_some() {
                     return Ok(());
@@ -295,7 +322,7 @@ impl Actor for TenantSupervisor {
                     Ok(()) => {
                         if state.run.is_some() || state.run_requested {
                             state.run_requested = false;
-                            start_run(state)?;
+                            start_run(&myself, state)?;
                         }
                     }
                     Err(e) => {
@@ -473,6 +500,7 @@ async fn spawn_pipeline(
             writer: writer.clone(),
             timezone: args.spec.timezone,
             mapping: args.spec.mapping.clone(),
+            scope: args.spec.scope.clone(),
             faults: args.faults.clone(),
         },
         sup.clone(),
@@ -524,7 +552,7 @@ fn request_run(
     reply: Option<RpcReplyPort<RunSummary>>,
 ) -> Result<(), ActorProcessingErr> {
     state.waiters.extend(reply);
-    if state.run.is_some() {
+    if state.run.is_some() || state.reviewing {
         return Ok(());
     }
     if let Some(t) = state.next_tick.take() {
@@ -548,15 +576,30 @@ fn request_run(
         state.run_requested = true;
         return Ok(());
     }
-    start_run(state)
+    start_run(myself, state)
 }
 
-/// Begins (or resumes) a run on the current pipeline.
-fn start_run(state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr> {
+/// Begins (or resumes) a run on the current pipeline — or, when the tenant asks for a
+/// first-run review, computes the plan to review instead (or waits for its approval).
+fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr> {
     let Some(pipeline) = state.pipeline.as_ref() else {
         state.run_requested = true;
         return Ok(());
     };
+    if state.run.is_none() {
+        match review::need(&state.args.spec, state.args.store.as_ref())? {
+            Need::None | Need::Approved => {}
+            Need::Waiting(r) => {
+                info!(tenant = %state.args.spec.id, "plan awaiting review; nothing run (approve with `hrsync approve --tenant`)");
+                end_review(myself, state, &r.summary);
+                return Ok(());
+            }
+            Need::Compute => {
+                start_review(myself, state);
+                return Ok(());
+            }
+        }
+    }
     let cursor = state.args.store.begin_run(Utc::now())?;
     let ctx = RunCtx {
         tenant: state.args.spec.id.clone(),
@@ -583,12 +626,150 @@ fn start_run(state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr
     Ok(())
 }
 
+/// Computes the first-run review's plan in a task (the mailbox stays responsive); the
+/// result comes back as `TenantMsg::Reviewed`.
+fn start_review(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) {
+    state.reviewing = true;
+    let tenant = state.args.spec.id.clone();
+    info!(tenant = %tenant, "first-run review: computing the plan (nothing is written)");
+    state.args.status.update(&tenant, |s| {
+        s.state = TenantState::Running;
+        s.next_run_at = None;
+    });
+    let spec = state.args.spec.clone();
+    let store = state.args.store.clone();
+    let res = &state.args.resources;
+    let ukg = UkgClient::new(spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
+        .with_retry_policy(state.args.retry.clone());
+    let scim = ScimClient::new(spec.scim.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
+        .with_retry_policy(state.args.retry.clone());
+    let myself = myself.clone();
+    tokio::spawn(async move {
+        let result = review::compute(&spec, store.as_ref(), &ukg, &scim)
+            .await
+            .map(Box::new)
+            .map_err(|e| e.to_string());
+        let _ = myself.cast(TenantMsg::Reviewed(result));
+    });
+}
+
+/// Stores the computed review, emails it and answers the waiters; a failure to compute it
+/// ends like a failed run.
+async fn finish_review(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+    result: Result<Box<(Review, PlanReport)>, String>,
+) -> Result<(), ActorProcessingErr> {
+    let (review, report) = match result {
+        Ok(r) => *r,
+        Err(error) => {
+            // Reported like a failed run (health, email), without a run id of its own.
+            let run = RunCtx {
+                tenant: state.args.spec.id.clone(),
+                run_id: state.args.store.cursor()?.map_or(1, |c| c.run_id + 1),
+                started_at: Utc::now(),
+                generation: state.pipeline.as_ref().map_or(0, |p| p.generation),
+            };
+            state.run = Some(ActiveRun {
+                ctx: run,
+                baseline: Traffic::now(&state.args.resources),
+                crashes: 0,
+            });
+            return finish_run(
+                myself,
+                state,
+                Ending::Failed {
+                    error: format!("first-run review: {error}"),
+                    auth: false,
+                },
+            )
+            .await;
+        }
+    };
+    let tenant = state.args.spec.id.clone();
+    state.args.store.set_review(Some(&review))?;
+    state.args.store.flush().await?;
+    info!(tenant = %tenant, plan = %review.summary.line(), "first-run review: plan stored; waiting for approval");
+    if let Some(n) = &state.notifier {
+        let email = review::review_email(&tenant, &review, &report);
+        let signature = format!("review-{}-{}", review.fingerprint, review.created_at.timestamp());
+        let _ = n.cast(NotifierMsg::Review {
+            email: Box::new(email),
+            signature,
+        });
+    }
+    end_review(myself, state, &review.summary);
+    Ok(())
+}
+
+/// A review step is over (computed, or still waiting): status, waiters, next tick.
+fn end_review(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState, summary: &ReviewSummary) {
+    let tenant = state.args.spec.id.clone();
+    state.slot = None;
+    let delay = state.args.spec.schedule;
+    let now = Utc::now();
+    let planned = RunSummary {
+        tenant: tenant.clone(),
+        run_id: 0,
+        started_at: now,
+        finished_at: now,
+        outcome: Outcome::AwaitingReview,
+        counts: Counts {
+            read: summary.read,
+            ..Counts::default()
+        },
+        failures: Vec::new(),
+        excluded: Vec::new(),
+        error: None,
+        review: Some(summary.clone()),
+        pages: 0,
+        traffic: Traffic::default(),
+    };
+    let summary = summary.clone();
+    state.args.status.update(&tenant, |s| {
+        s.state = TenantState::AwaitingReview;
+        s.review = Some(summary);
+        s.current_run = None;
+        s.next_run_at = chrono::Duration::from_std(delay).ok().map(|d| Utc::now() + d);
+    });
+    for waiter in state.waiters.drain(..) {
+        let _ = waiter.send(planned.clone());
+    }
+    state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
+}
+
+/// Approves (and starts applying) or discards the plan waiting for review.
+async fn approve_review(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+    reject: bool,
+) -> Result<String, String> {
+    if state.run.is_some() || state.reviewing {
+        return Err("a run is in progress; approve once it has ended".to_string());
+    }
+    let tenant = state.args.spec.id.clone();
+    let store = state.args.store.clone();
+    let message = review::decide(&state.args.spec, store.as_ref(), reject).map_err(|e| e.to_string())?;
+    store.flush().await.map_err(|e| e.to_string())?;
+    state.args.status.update(&tenant, |s| {
+        s.review = None;
+        if s.state == TenantState::AwaitingReview {
+            s.state = TenantState::Idle;
+        }
+    });
+    if !reject {
+        let _ = myself.cast(TenantMsg::RunNow(None));
+    }
+    Ok(message)
+}
+
 /// How a run ended.
 enum Ending {
     /// Every page applied; `failures` are the records set aside.
     Completed {
         counts: Counts,
         failures: Vec<RecordFailure>,
+        excluded: Vec<RecordFailure>,
         pages: u32,
     },
     /// The run could not complete.
@@ -606,10 +787,11 @@ async fn finish_run(
         return Ok(());
     };
     let tenant = run.ctx.tenant.clone();
-    let (outcome, counts, failures, error, pages, transition) = match ending {
+    let (outcome, counts, failures, excluded, error, pages, transition) = match ending {
         Ending::Completed {
             counts,
             failures,
+            excluded,
             pages,
         } => {
             let outcome = if failures.is_empty() {
@@ -617,13 +799,29 @@ async fn finish_run(
             } else {
                 Outcome::CompletedWithFailures
             };
-            (outcome, counts, failures, None, pages, state.health.succeeded())
+            (
+                outcome,
+                counts,
+                failures,
+                excluded,
+                None,
+                pages,
+                state.health.succeeded(),
+            )
         }
         Ending::Failed { error, auth } => {
             let t = state
                 .health
                 .failed(&error, auth, state.args.spec.quarantine_after, Utc::now());
-            (Outcome::Failed, Counts::default(), Vec::new(), Some(error), 0, t)
+            (
+                Outcome::Failed,
+                Counts::default(),
+                Vec::new(),
+                Vec::new(),
+                Some(error),
+                0,
+                t,
+            )
         }
     };
     let failures_in_a_row = state.health.consecutive_failures;
@@ -651,11 +849,22 @@ async fn finish_run(
         outcome,
         counts,
         failures,
+        excluded,
         error,
+        review: None,
         pages,
         traffic: Traffic::now(res).since(&run.baseline),
     };
     state.args.store.finish_run(&summary)?;
+    if summary.outcome != Outcome::Failed {
+        // This configuration is now applied; an approved review is used up.
+        let store = state.args.store.as_ref();
+        store.set_applied_fingerprint(&review::fingerprint(&state.args.spec))?;
+        if store.review()?.is_some_and(|r| r.approved) {
+            store.set_review(None)?;
+        }
+        state.args.status.update(&summary.tenant, |s| s.review = None);
+    }
     state.args.store.flush().await?;
     let c = &summary.counts;
     match &summary.error {

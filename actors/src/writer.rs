@@ -195,6 +195,8 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     let mut counts = Counts {
         unchanged: plan.unchanged,
         read: plan.read,
+        out_of_scope: plan.excluded.len() as u64,
+        deferred: plan.deferred,
         ..Counts::default()
     };
     let mut failures = plan.failures;
@@ -222,7 +224,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     }
     counts.failed = failures.len() as u64;
 
-    let cursor = match store.commit_page(plan.run.run_id, plan.index, &counts, &failures) {
+    let cursor = match store.commit_page(plan.run.run_id, plan.index, &counts, &failures, &plan.excluded) {
         Ok(c) => c,
         Err(StoreError::RunClosed { .. }) => {
             debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, "run already closed; page dropped");
@@ -294,11 +296,22 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         }
         store.set_last_roster_size(counts.read)?;
     }
-    let pending: Vec<(String, String)> = store
+    let mut pending: Vec<(String, String)> = store
         .pending_deactivations()?
         .into_iter()
         .filter(|(id, _)| employees.get(id).is_some_and(|s| s.active))
         .collect();
+    if let Some(review) = store.review()?.filter(|r| r.approved) {
+        // An approved first-run review: only the deactivations it listed.
+        let (keep, defer): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(id, _)| review.deactivations.contains(id));
+        for (id, _) in &defer {
+            store.remove_pending_deactivation(id)?;
+        }
+        counts.deferred += defer.len() as u64;
+        pending = keep;
+    }
     if let Some(reason) = deactivation_brake(pending.len() as u64, active, &state.args.brake) {
         let held = Held {
             run_id: run.run_id,
@@ -352,6 +365,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         run,
         counts,
         failures,
+        excluded: cursor.excluded,
         pages: cursor.pages_committed,
     })?;
     Ok(())
@@ -457,9 +471,9 @@ async fn apply_item(
             }
             id
         }
-        Action::Deactivate { .. } => {
+        Action::Deactivate { reason, .. } => {
             // Counted and applied after the last page, when the brake can see them all.
-            store.add_pending_deactivation(&user.external_id, "terminated in UKG")?;
+            store.add_pending_deactivation(&user.external_id, &reason)?;
             return Ok(counts);
         }
         Action::LinkManager { app_id } => {

@@ -52,6 +52,8 @@ pub struct SimEmployee {
     pub work_location_code: Option<String>,
     /// "A" active, "L" leave, "T" terminated.
     pub status: String,
+    /// Employee type code, e.g. "REG" (regular) or "CON" (contractor).
+    pub employee_type: String,
     /// First hire date.
     pub original_hire_date: NaiveDate,
     /// Most recent hire date (differs from the original one after a rehire).
@@ -446,6 +448,7 @@ pub fn sample_roster(n: usize, seed: u64, domain: &str) -> SampleData {
             org_level4_code: None,
             work_location_code: Some(location.to_owned()),
             status: status.to_owned(),
+            employee_type: "REG".to_owned(),
             original_hire_date,
             last_hire_date,
             date_of_termination,

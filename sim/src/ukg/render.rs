@@ -30,7 +30,7 @@ pub(crate) fn employment(e: &SimEmployee) -> Value {
         "primaryWorkLocationCode": e.work_location_code,
         "primaryProjectCode": null,
         "employeeStatusCode": e.status,
-        "employeeTypeCode": "REG",
+        "employeeTypeCode": e.employee_type,
         "fullTimeOrPartTimeCode": if h.is_multiple_of(9) { "P" } else { "F" },
         "hourlyOrSalaryCode": if h.is_multiple_of(3) { "H" } else { "S" },
         "payGroup": if e.company_id == COMPONENT_COMPANY_ID { "CABW" } else { "USBW" },
