@@ -101,8 +101,39 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
             html_escape(fix_for(cause))
         );
     }
+    if !s.excluded.is_empty() {
+        let mut by_rule: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for e in &s.excluded {
+            by_rule
+                .entry(e.reason.as_str())
+                .or_default()
+                .push(e.employee_id.as_str());
+        }
+        let _ = writeln!(text, "Out of scope (not synced): {}", s.counts.out_of_scope);
+        let _ = write!(html, "<h3>Out of scope (not synced): {}</h3>", s.counts.out_of_scope);
+        for (rule, ids) in &by_rule {
+            let shown: Vec<&str> = ids.iter().take(OUT_OF_SCOPE_SHOWN).copied().collect();
+            let more = ids.len().saturating_sub(OUT_OF_SCOPE_SHOWN);
+            let more = if more > 0 {
+                format!(" … and {more} more")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(text, "- {rule}: {}{more}", shown.join(", "));
+            let _ = write!(
+                html,
+                "<p>{}: {}{}</p>",
+                html_escape(rule),
+                html_escape(&shown.join(", ")),
+                html_escape(&more)
+            );
+        }
+    }
     Some(Email { subject, text, html })
 }
+
+/// Employee ids listed per scope rule in a report.
+const OUT_OF_SCOPE_SHOWN: usize = 20;
 
 /// Escapes text for HTML (element content and quoted attributes).
 pub fn html_escape(s: &str) -> String {

@@ -140,7 +140,7 @@ pub fn decide(spec: &TenantSpec, store: &dyn ProgressStore, reject: bool) -> Res
     if reject {
         store.set_review(None)?;
         return Ok(format!(
-            "tenant {tenant}: the plan awaiting review was discarded; the next run computes a new one"
+            "the plan awaiting review for tenant {tenant} was discarded; the next run computes a new one"
         ));
     }
     if review.fingerprint != fingerprint(spec) {
@@ -152,7 +152,7 @@ pub fn decide(spec: &TenantSpec, store: &dyn ProgressStore, reject: bool) -> Res
     review.approved = true;
     store.set_review(Some(&review))?;
     Ok(format!(
-        "tenant {tenant}: plan approved ({}); applying exactly this plan",
+        "plan approved for tenant {tenant} ({}); applying exactly this plan",
         review.summary.line()
     ))
 }

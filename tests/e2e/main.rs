@@ -12,6 +12,7 @@ mod page;
 mod proxy;
 mod resilience;
 mod safety;
+mod scope_review;
 mod secrets;
 mod service;
 mod sync_flow;
