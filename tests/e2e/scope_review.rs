@@ -267,3 +267,63 @@ async fn first_run_review_writes_nothing_until_approved_then_applies_exactly_the
     assert_eq!(nothing.code, Some(1), "{nothing:?}");
     assert!(nothing.stderr.contains("no plan is waiting for review"), "{nothing:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_running_service_shows_the_review_and_the_admin_api_approves_it() {
+    const ADMIN: &str = "CANARY-review-admin-7c1";
+    let (ukg, data) = ukg_sim(20, 74, "svc-review.example", "pw", "KEY01").await;
+    let scim = ScimServer::start(&["svcrev"], "tok").await;
+    let setup = Setup::new(&[&conf("svcrev", &ukg, &scim)]);
+    add_to_tenant(&setup, "first_run_review = true\n");
+    setup.edit(|t| {
+        t.replacen(
+            "[service]\n",
+            "[service]\nadmin_token_env = \"HRSYNC_ADMIN_TOKEN\"\n",
+            1,
+        )
+    });
+    let service = crate::service::Service::start(&setup, &[("HRSYNC_ADMIN_TOKEN", ADMIN)]);
+    let status = service
+        .wait_status(|v| v["tenants"]["svcrev"]["state"] == "awaiting_review")
+        .await;
+    let active = data.employees.iter().filter(|e| e.status != "T").count() as u64;
+    assert_eq!(status["tenants"]["svcrev"]["review"]["creates"], active, "{status}");
+    assert!(
+        scim.users("svcrev").await.is_empty(),
+        "nothing written while awaiting review"
+    );
+
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/tenants/svcrev/approve", service.listen);
+    let refused = client.post(&url).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let approved = client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    assert!(approved
+        .text()
+        .await
+        .unwrap()
+        .contains("plan approved for tenant svcrev"));
+    let done = service
+        .wait_status(|v| crate::service::outcome(v, "svcrev") == Some("ok"))
+        .await;
+    assert_eq!(
+        done["tenants"]["svcrev"]["last_run"]["counts"]["created"], active,
+        "{done}"
+    );
+    assert_eq!(scim.users("svcrev").await.len() as u64, active);
+    let again = client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "nothing left to approve");
+}
