@@ -323,7 +323,8 @@ pub fn scim_line(subject: &str, scim_base: &str, result: &Result<u64, ScimError>
             format!(
                 "SCIM {scim_base}: the app rejected the token (401); check the bearer token{} (an API token of \
                  the app with provisioning rights)",
-                key.map(|k| format!(" in {k}.scim.token_env / token_file")).unwrap_or_default()
+                key.map(|k| format!(" in {k}.scim.token_env / token_file"))
+                    .unwrap_or_default()
             ),
         ),
         Err(ScimError::NotFound { .. }) => line(
@@ -331,7 +332,8 @@ pub fn scim_line(subject: &str, scim_base: &str, result: &Result<u64, ScimError>
             format!(
                 "SCIM {scim_base}: {scim_base}/Users does not exist (404); check {}: the app's SCIM root, to \
                  which hrsync appends /Users (e.g. https://app.example.com/scim/v2)",
-                key.map(|k| format!("{k}.scim.base_url")).unwrap_or_else(|| "the SCIM base URL".into())
+                key.map(|k| format!("{k}.scim.base_url"))
+                    .unwrap_or_else(|| "the SCIM base URL".into())
             ),
         ),
         Err(e) => line(
