@@ -181,7 +181,13 @@ pub async fn run(args: TenantAddArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        Wizard { input: stdin }.run(&args, &ids).await?
+        let newline_after_answer = !std::io::IsTerminal::is_terminal(&std::io::stdin());
+        Wizard {
+            input: stdin,
+            newline_after_answer,
+        }
+        .run(&args, &ids)
+        .await?
     };
 
     let block = render_block(&tenant, &today());
@@ -487,84 +493,40 @@ fn employee_export_note() -> Line {
 
 async fn non_interactive(args: &TenantAddArgs, ids: &[String]) -> Result<NewTenant, Vec<String>> {
     let mut problems = Vec::new();
-    let mut take = |r: Result<String, String>, flag: &str| match r {
-        Ok(v) => Some(v),
-        Err(e) => {
-            problems.push(format!("--{flag}: {e}"));
-            None
-        }
-    };
-    let missing = |what: &str| Err(format!("missing; expected {what}"));
-    let id = take(
-        args.id
-            .as_deref()
-            .map_or_else(|| missing("the tenant id"), |v| parse_id(v, ids)),
-        "id",
-    );
-    let ukg_url = take(
-        args.ukg_url.as_deref().map_or_else(
-            || missing("the UKG API host URL, e.g. https://service4.ultipro.com"),
-            |v| {
-                config::normalize_ukg_url(v).map(|(url, notices)| {
-                    for n in notices {
-                        eprintln!("note: UKG URL: {n}");
-                    }
-                    url
-                })
-            },
-        ),
+    let id = flag(&mut problems, "id", args.id.as_deref(), "the tenant id", |v| {
+        parse_id(v, ids)
+    });
+    let ukg_url = flag(
+        &mut problems,
         "ukg-url",
+        args.ukg_url.as_deref(),
+        "the UKG API host URL, e.g. https://service4.ultipro.com",
+        |v| told("UKG URL", config::normalize_ukg_url(v)),
     );
-    let ukg_username = take(
-        args.ukg_username
-            .as_deref()
-            .map_or_else(|| missing("the web service account's user name"), parse_username),
+    let ukg_username = flag(
+        &mut problems,
         "ukg-username",
+        args.ukg_username.as_deref(),
+        "the web service account's user name",
+        parse_username,
     );
-    let scim_url = take(
-        args.scim_url.as_deref().map_or_else(
-            || missing("the app's SCIM base URL, e.g. https://app.example.com/scim/v2"),
-            |v| {
-                config::normalize_scim_url(v).map(|(url, notices)| {
-                    for n in notices {
-                        eprintln!("note: SCIM URL: {n}");
-                    }
-                    url
-                })
-            },
-        ),
+    let ukg_password = secret_flag(&mut problems, args, UKG_PASSWORD);
+    let ukg_api_key = secret_flag(&mut problems, args, UKG_API_KEY);
+    let scim_url = flag(
+        &mut problems,
         "scim-url",
+        args.scim_url.as_deref(),
+        "the app's SCIM base URL, e.g. https://app.example.com/scim/v2",
+        |v| told("SCIM URL", config::normalize_scim_url(v)),
     );
-    let contact = take(
-        args.contact
-            .as_deref()
-            .map_or_else(|| missing("the technical contact's email address"), parse_contact),
+    let scim_token = secret_flag(&mut problems, args, SCIM_TOKEN);
+    let contact = flag(
+        &mut problems,
         "contact",
+        args.contact.as_deref(),
+        "the technical contact's email address",
+        parse_contact,
     );
-    let mut secret = |field: SecretField| match given_ref(args, field) {
-        Some(given) => match resolve_given(&given, field) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                let kind = if matches!(given, GivenRef::Env(_)) {
-                    "env"
-                } else {
-                    "file"
-                };
-                problems.push(format!("--{}-{kind}: {e}", field.flag));
-                None
-            }
-        },
-        None => {
-            problems.push(format!(
-                "--{0}-env or --{0}-file: missing; expected a reference to {1}",
-                field.flag, field.what
-            ));
-            None
-        }
-    };
-    let ukg_password = secret(UKG_PASSWORD);
-    let ukg_api_key = secret(UKG_API_KEY);
-    let scim_token = secret(SCIM_TOKEN);
 
     // The live checks of whatever could be checked.
     if let (Some(url), Some(user), Some(pw), Some(key)) = (&ukg_url, &ukg_username, &ukg_password, &ukg_api_key) {
@@ -618,11 +580,56 @@ async fn non_interactive(args: &TenantAddArgs, ids: &[String]) -> Result<NewTena
     }
 }
 
+/// The value of flag `--{name}` parsed, or None with the problem recorded.
+fn flag(
+    problems: &mut Vec<String>,
+    name: &str,
+    given: Option<&str>,
+    expected: &str,
+    parse: impl Fn(&str) -> Result<String, String>,
+) -> Option<String> {
+    let result = match given {
+        Some(v) => parse(v),
+        None => Err(format!("missing; expected {expected}")),
+    };
+    result.map_err(|e| problems.push(format!("--{name}: {e}"))).ok()
+}
+
+/// The secret reference of `field`'s flags resolved, or None with the problem recorded.
+fn secret_flag(problems: &mut Vec<String>, args: &TenantAddArgs, field: SecretField) -> Option<Secret> {
+    let (kind, result) = match given_ref(args, field) {
+        Some(given @ GivenRef::Env(_)) => ("env", resolve_given(&given, field)),
+        Some(given @ GivenRef::File(_)) => ("file", resolve_given(&given, field)),
+        None => {
+            problems.push(format!(
+                "--{0}-env or --{0}-file: missing; expected a reference to {1}",
+                field.flag, field.what
+            ));
+            return None;
+        }
+    };
+    result
+        .map_err(|e| problems.push(format!("--{}-{kind}: {e}", field.flag)))
+        .ok()
+}
+
+/// A normalised URL, with what changed told on stderr.
+fn told(what: &str, normalized: Result<(String, Vec<String>), String>) -> Result<String, String> {
+    let (url, notices) = normalized?;
+    for n in notices {
+        eprintln!("note: {what}: {n}");
+    }
+    Ok(url)
+}
+
 // ---------------------------------------------------------------------------------------
 // Interactive: questions on stderr, answers from `input` line by line.
 
 struct Wizard<R> {
     input: R,
+    /// End each question's line after reading the answer (stdin is not a terminal, so the
+    /// answer was not echoed; the answer itself is never echoed, it may be a pasted secret).
+    newline_after_answer: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> Wizard<R> {
@@ -644,6 +651,9 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             if n == 0 {
                 eprintln!();
                 bail!("the input ended before the setup was complete; nothing was written");
+            }
+            if self.newline_after_answer {
+                eprintln!();
             }
             let answer = line.trim();
             match (answer.is_empty(), default) {
@@ -730,9 +740,7 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             "\nUKG Pro (the host is on {UKG_WEB_SERVICES_PAGE}; the account and the Customer API Key on \
              {UKG_ACCOUNTS_PAGE})"
         );
-        let mut url = self
-            .ask_url(UKG_URL_QUESTION, args.ukg_url.clone(), None, config::normalize_ukg_url)
-            .await?;
+        let mut url = self.ask_ukg_url(args.ukg_url.clone(), None).await?;
         let ask_user = "Web service account user name";
         let mut user = self
             .obtain(ask_user, args.ukg_username.clone(), None, parse_username)
@@ -754,9 +762,7 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
                 None => break,
                 Some(UkgProblem::Url(text)) => {
                     eprintln!("✗ {text}\n  Enter the URL again:");
-                    url = self
-                        .ask_url(UKG_URL_QUESTION, None, Some(&url.0), config::normalize_ukg_url)
-                        .await?;
+                    url = self.ask_ukg_url(None, Some(&url.0)).await?;
                     continue;
                 }
                 Some(UkgProblem::Credentials(text)) => format!("{text}\n  Enter them again (Enter keeps an answer):"),
@@ -825,6 +831,30 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             scim_url: scim_url.1,
             scim_token: token,
         })
+    }
+
+    /// The UKG host URL, asked until the host answers: one request without credentials
+    /// (UKG answers 401), so a mistyped host is asked again before the account questions.
+    async fn ask_ukg_url(&mut self, given: Option<String>, default: Option<&str>) -> anyhow::Result<(String, String)> {
+        let mut url = self
+            .ask_url(UKG_URL_QUESTION, given, default, config::normalize_ukg_url)
+            .await?;
+        loop {
+            let probe = Secret {
+                reference: SecretRef::Env(String::new()),
+                value: SecretString::from(""),
+            };
+            let spec = ukg_spec(&url.1, "hrsync-setup-probe", &probe, &probe);
+            let findings = check::check_ukg(&spec, policy()).await;
+            let UkgFindings::Unreachable(e) = findings else {
+                eprintln!("  ✓ UKG host {} answers", url.1);
+                return Ok(url);
+            };
+            eprintln!("  ✗ UKG host {}: {e}\n  Enter the URL again:", url.1);
+            url = self
+                .ask_url(UKG_URL_QUESTION, None, Some(&url.0), config::normalize_ukg_url)
+                .await?;
+        }
     }
 
     /// A URL, normalised by `normalize`; what changed is told. Returns (as typed, normalised).
@@ -1248,13 +1278,17 @@ mod tests {
     async fn the_wizard_re_asks_until_an_answer_parses_and_stops_at_the_end_of_input() {
         let mut w = Wizard {
             input: &b"Bad Id\n\nacme\n"[..],
+            newline_after_answer: true,
         };
         let (_, id) = w.obtain("id", None, None, |v| parse_id(v, &[])).await.unwrap();
         assert_eq!(id, "acme");
         let end = w.obtain("id", None, None, |v| parse_id(v, &[])).await;
         assert!(end.unwrap_err().to_string().contains("nothing was written"));
 
-        let mut w = Wizard { input: &b"\n"[..] };
+        let mut w = Wizard {
+            input: &b"\n"[..],
+            newline_after_answer: false,
+        };
         let (answer, _) = w.obtain("id", None, Some("beta"), |v| parse_id(v, &[])).await.unwrap();
         assert_eq!(answer, "beta");
     }
