@@ -15,3 +15,4 @@ mod safety;
 mod secrets;
 mod service;
 mod sync_flow;
+mod tenant_add;
