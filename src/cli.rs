@@ -106,14 +106,16 @@ pub enum Command {
 /// `hrsync tenant ...`
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Add a tenant to the config file, guided: asks for each value (or takes it from the
-    /// flags), checks it live as it goes — UKG host, credentials and Customer API Key, each
-    /// permission a sync needs, the SCIM app and its token — and appends the tenant (with
-    /// first_run_review = true and secrets as references) only when every check passed.
-    /// Without --non-interactive, asks on stderr and reads the answers from stdin for
-    /// whatever the flags did not give; with every value given as flags (or
-    /// --non-interactive) asks nothing and exits 1 listing every problem. Creates the config
-    /// file when it does not exist.
+    /// Add a tenant to the config file, guided and checked live; written only when every check passed.
+    ///
+    /// Asks for each value (or takes it from the flags) and checks it live as it goes: UKG
+    /// host, credentials and Customer API Key, each permission a sync needs, the SCIM app and
+    /// its token. Then appends the tenant to the file (the rest kept byte for byte), with
+    /// first_run_review = true and the secrets as references (environment variable names or
+    /// file paths, never values). Without --non-interactive, asks on stderr and reads the
+    /// answers from stdin for whatever the flags did not give; with every value given as flags
+    /// (or --non-interactive) asks nothing and exits 1 listing every problem. Creates the
+    /// config file when it does not exist.
     Add(Box<TenantAddArgs>),
 }
 

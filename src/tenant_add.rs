@@ -450,7 +450,8 @@ impl UkgProblem {
     }
 }
 
-/// What went wrong with the SCIM values; `retoken` when only the token should be asked again.
+/// What went wrong with the SCIM values, and whether only the token should be asked again
+/// (401) rather than the URL.
 fn scim_problem(url: &str, result: &Result<u64, ScimError>) -> Option<(String, bool)> {
     match result {
         Ok(_) => None,
