@@ -361,13 +361,14 @@ async fn interactive_answers_are_checked_and_a_failed_value_is_asked_again() {
         "",                                          // keep the API key file
         &format!("{}/Users", scim.base_url("acme")), // "/Users" dropped and told
         "WRONG_SECRET",                              // a wrong token: 401, asked again
-        "ACME_SCIM_TOKEN",                           //
-        "it-alerts@acme.example",                    //
+        "ACME_SCIM_TOKEN",                           // (the contact comes from a flag: not asked)
     ]
     .join("\n")
         + "\n";
-    let run = tenant_add(&fixture.config, &[], &env(), Some(&answers)).await;
+    let contact = ["--contact".to_string(), "it-alerts@acme.example".to_string()];
+    let run = tenant_add(&fixture.config, &contact, &env(), Some(&answers)).await;
     assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!run.stderr.contains("Technical contact"), "{run:?}");
     for told in [
         "✗ expected 1 to 63 characters of a-z",
         "note: upgraded http://ukg.example.invalid to https://ukg.example.invalid",
