@@ -16,15 +16,15 @@
 //! one in an error, and no header is shown.
 
 use std::fmt;
+use std::sync::Arc;
 
 use anyhow::bail;
 use hrsync_actors::error::{ScimError, UkgError};
 use hrsync_actors::mailer::{MailError, Mailer};
 use hrsync_actors::scim::ScimClient;
-use hrsync_actors::spec::{SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
-use hrsync_actors::tenant::TenantResources;
+use hrsync_actors::spec::{ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
 use hrsync_actors::ukg::{self, UkgClient};
-use hrsync_actors::upstream::RetryPolicy;
+use hrsync_actors::upstream::{self, RetryPolicy};
 use serde::de::IgnoredAny;
 
 use crate::config::Settings;
@@ -61,7 +61,7 @@ impl fmt::Display for Line {
 }
 
 /// The UKG endpoints a sync reads, whether they are paged, and the permission each needs.
-const ENDPOINTS: [(&str, bool, &str); 4] = [
+pub const ENDPOINTS: [(&str, bool, &str); 4] = [
     (ukg::EMPLOYMENT_DETAILS, true, "Personnel Integration"),
     (ukg::DEMOGRAPHIC_DETAILS, true, "Personnel Integration"),
     (ukg::ORG_LEVELS, false, "Company Configuration Integration"),
@@ -121,60 +121,146 @@ pub async fn run_checks(settings: &Settings, tenant: Option<&str>) -> anyhow::Re
 
 /// The live checks of one tenant (`index`: its position in the file, for key names).
 pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -> Vec<Line> {
-    let mut lines = Vec::new();
-    let line = |mark, text: String| Line {
-        mark,
-        subject: spec.id.clone(),
-        text,
-    };
     let key = format!("tenants[{index}]");
-    let resources = TenantResources::new(&spec);
+    let ukg = check_ukg(&spec.ukg, policy.clone()).await;
+    let mut lines = ukg_lines(&spec.id, &spec.ukg.base_url, &ukg, Some(&key));
+    let scim = check_scim(&spec.scim, policy).await;
+    lines.push(scim_line(&spec.id, &spec.scim.base_url, &scim, Some(&key)));
+    lines
+}
+
+/// What the live checks of one tenant's UKG Pro API found.
+#[derive(Debug)]
+pub enum UkgFindings {
+    /// The host could not be reached (DNS, TCP, TLS, timeout): nothing else was checked.
+    Unreachable(UkgError),
+    /// The first request was refused with 401 (user name, password or Customer API Key):
+    /// the endpoint permissions were not checked.
+    Refused(UkgError),
+    /// Each endpoint a sync reads ([`ENDPOINTS`]), in order, with what it answered.
+    Endpoints(Vec<EndpointCheck>),
+}
+
+/// One endpoint a sync reads, and what page 1 (size 1) or the lookup answered.
+#[derive(Debug)]
+pub struct EndpointCheck {
+    pub path: &'static str,
+    /// Paged (`?page=1&per_Page=1`) or a whole lookup.
+    pub paged: bool,
+    /// The web service permission that opens it.
+    pub permission: &'static str,
+    /// The number of rows read, or why not.
+    pub result: Result<usize, UkgError>,
+}
+
+impl UkgFindings {
+    /// Whether UKG authenticated the account: some endpoint answered 2xx or 403.
+    pub fn authenticated(&self) -> bool {
+        match self {
+            UkgFindings::Unreachable(_) | UkgFindings::Refused(_) => false,
+            UkgFindings::Endpoints(endpoints) => endpoints
+                .iter()
+                .any(|e| matches!(e.result, Ok(_) | Err(UkgError::Forbidden { .. }))),
+        }
+    }
+
+    /// Whether every check passed: the credentials were accepted and every endpoint answered.
+    pub fn passed(&self) -> bool {
+        match self {
+            UkgFindings::Unreachable(_) | UkgFindings::Refused(_) => false,
+            UkgFindings::Endpoints(endpoints) => endpoints.iter().all(|e| e.result.is_ok()),
+        }
+    }
+
+    /// The permissions that some endpoint refused with 403 (each named once, in order).
+    pub fn missing_permissions(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if let UkgFindings::Endpoints(endpoints) = self {
+            for e in endpoints {
+                if let Err(UkgError::Forbidden { .. }) = e.result {
+                    if !missing.contains(&e.permission) {
+                        missing.push(e.permission);
+                    }
+                }
+            }
+        }
+        missing
+    }
+}
+
+/// Checks the UKG host, the credentials and Customer API Key, and each endpoint a sync reads
+/// (page 1 of size 1: the least data that proves access), with the spec's own rate limit
+/// and timeout.
+pub async fn check_ukg(spec: &UkgSpec, policy: RetryPolicy) -> UkgFindings {
     // Page size 1: `?page=1&per_Page=1`, the least data that proves access.
     let ukg_spec = UkgSpec {
         page_size: 1,
-        ..spec.ukg.clone()
+        ..spec.clone()
     };
-    let ukg = UkgClient::new(ukg_spec, resources.ukg_limiter, resources.ukg_counters).with_retry_policy(policy.clone());
+    let limiter = upstream::limiter(spec.requests_per_second, spec.burst);
+    let ukg = UkgClient::new(ukg_spec, limiter, Arc::default()).with_retry_policy(policy);
 
     // 1. The host (DNS, TCP, TLS) and 2. the credentials, from the first request.
-    let base = &spec.ukg.base_url;
+    let org_levels = match read(&ukg, ukg::ORG_LEVELS, false).await {
+        Err(e @ UkgError::Unreachable(_)) => return UkgFindings::Unreachable(e),
+        Err(e @ UkgError::Unauthorized { .. }) => return UkgFindings::Refused(e),
+        other => other,
+    };
+    // 3. Each endpoint the sync reads (org-levels answered already).
+    let mut org_levels = Some(org_levels);
+    let mut endpoints = Vec::new();
+    for (path, paged, permission) in ENDPOINTS {
+        let result = match org_levels.take_if(|_| path == ukg::ORG_LEVELS) {
+            Some(r) => r,
+            None => read(&ukg, path, paged).await,
+        };
+        endpoints.push(EndpointCheck {
+            path,
+            paged,
+            permission,
+            result,
+        });
+    }
+    UkgFindings::Endpoints(endpoints)
+}
+
+/// The printed lines for [`check_ukg`]'s findings: the host, the credentials, one per
+/// endpoint. `key` (e.g. `tenants[0]`) names the config keys to fix; None leaves them out
+/// (`hrsync tenant add`, where the values are answers, not keys).
+pub fn ukg_lines(subject: &str, base: &str, findings: &UkgFindings, key: Option<&str>) -> Vec<Line> {
+    let line = |mark, text: String| Line {
+        mark,
+        subject: subject.to_string(),
+        text,
+    };
+    let hint = |keys: &str| key.map(|k| format!(" ({k}.ukg{keys})")).unwrap_or_default();
     let host_ok = || line(Mark::Ok, format!("UKG host {base} reachable{}", plain_http_note(base)));
-    match read(&ukg, ukg::ORG_LEVELS, false).await {
-        Err(e @ UkgError::Unreachable(_)) => {
-            lines.push(line(Mark::Fail, format!("UKG host {base}: {e} ({key}.ukg.base_url)")));
+    let mut lines = Vec::new();
+    match findings {
+        UkgFindings::Unreachable(e) => {
+            lines.push(line(Mark::Fail, format!("UKG host {base}: {e}{}", hint(".base_url"))));
             lines.push(line(
                 Mark::Skipped,
                 "UKG credentials and endpoint permissions: not checked (the host is unreachable)".into(),
             ));
         }
-        Err(e @ UkgError::Unauthorized { .. }) => {
+        UkgFindings::Refused(e) => {
             lines.push(host_ok());
             lines.push(line(
                 Mark::Fail,
-                format!("UKG credentials: {e} ({key}.ukg: username, password_env/_file, api_key_env/_file)"),
+                format!(
+                    "UKG credentials: {e}{}",
+                    hint(": username, password_env/_file, api_key_env/_file")
+                ),
             ));
             lines.push(line(
                 Mark::Skipped,
                 "UKG endpoint permissions: not checked (the credentials were refused)".into(),
             ));
         }
-        org_levels => {
+        UkgFindings::Endpoints(endpoints) => {
             lines.push(host_ok());
-            // 3. Each endpoint the sync reads (org-levels answered already).
-            let mut org_levels = Some(org_levels);
-            let mut results = Vec::new();
-            for (path, paged, permission) in ENDPOINTS {
-                let result = match org_levels.take_if(|_| path == ukg::ORG_LEVELS) {
-                    Some(r) => r,
-                    None => read(&ukg, path, paged).await,
-                };
-                results.push((path, paged, permission, result));
-            }
-            // A 2xx or a 403 means UKG authenticated the account.
-            let authenticated = results
-                .iter()
-                .any(|r| matches!(r.3, Ok(_) | Err(UkgError::Forbidden { .. })));
-            lines.push(if authenticated {
+            lines.push(if findings.authenticated() {
                 line(Mark::Ok, "UKG credentials and Customer API Key accepted".into())
             } else {
                 line(
@@ -184,14 +270,15 @@ pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -
                         .into(),
                 )
             });
-            for (path, paged, permission, result) in results {
-                let shown = if paged {
+            for e in endpoints {
+                let (path, permission) = (e.path, e.permission);
+                let shown = if e.paged {
                     format!("{path}?page=1&per_Page=1")
                 } else {
                     path.to_string()
                 };
-                lines.push(match result {
-                    Ok(0) if paged => line(
+                lines.push(match &e.result {
+                    Ok(0) if e.paged => line(
                         Mark::Ok,
                         format!(
                             "UKG {shown} ({permission}): access granted, but no rows; if the roster is not \
@@ -199,42 +286,64 @@ pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -
                         ),
                     ),
                     Ok(_) => line(Mark::Ok, format!("UKG {shown} ({permission}): access granted")),
-                    Err(e) => line(Mark::Fail, format!("UKG {shown} ({permission}): {e}")),
+                    Err(err) => line(Mark::Fail, format!("UKG {shown} ({permission}): {err}")),
                 });
             }
         }
     }
+    lines
+}
 
-    // 4. The SCIM app.
-    let scim =
-        ScimClient::new(spec.scim.clone(), resources.scim_limiter, resources.scim_counters).with_retry_policy(policy);
-    let scim_base = &spec.scim.base_url;
-    lines.push(match scim.probe().await {
+/// Checks the SCIM app: `GET /Users?count=1` with the token must answer a ListResponse.
+/// `Ok(total users)`.
+pub async fn check_scim(spec: &ScimSpec, policy: RetryPolicy) -> Result<u64, ScimError> {
+    let limiter = upstream::limiter(spec.requests_per_second, spec.burst);
+    let scim = ScimClient::new(spec.clone(), limiter, Arc::default()).with_retry_policy(policy);
+    scim.probe().await
+}
+
+/// The printed line for [`check_scim`]'s result; `key` as in [`ukg_lines`].
+pub fn scim_line(subject: &str, scim_base: &str, result: &Result<u64, ScimError>, key: Option<&str>) -> Line {
+    let line = |mark, text: String| Line {
+        mark,
+        subject: subject.to_string(),
+        text,
+    };
+    match result {
         Ok(total) => line(
             Mark::Ok,
             format!(
                 "SCIM {scim_base}{}: token accepted, /Users answers a ListResponse ({total} user{})",
                 plain_http_note(scim_base),
-                if total == 1 { "" } else { "s" }
+                if *total == 1 { "" } else { "s" }
             ),
         ),
         Err(ScimError::Unauthorized) => line(
             Mark::Fail,
             format!(
-                "SCIM {scim_base}: the app rejected the token (401); check the bearer token in \
-                 {key}.scim.token_env / token_file (an API token of the app with provisioning rights)"
+                "SCIM {scim_base}: the app rejected the token (401); check the bearer token{} (an API token of \
+                 the app with provisioning rights)",
+                key.map(|k| format!(" in {k}.scim.token_env / token_file"))
+                    .unwrap_or_default()
             ),
         ),
         Err(ScimError::NotFound { .. }) => line(
             Mark::Fail,
             format!(
-                "SCIM {scim_base}: {scim_base}/Users does not exist (404); check {key}.scim.base_url: the app's \
-                 SCIM root, to which hrsync appends /Users (e.g. https://app.example.com/scim/v2)"
+                "SCIM {scim_base}: {scim_base}/Users does not exist (404); check {}: the app's SCIM root, to \
+                 which hrsync appends /Users (e.g. https://app.example.com/scim/v2)",
+                key.map(|k| format!("{k}.scim.base_url"))
+                    .unwrap_or_else(|| "the SCIM base URL".into())
             ),
         ),
-        Err(e) => line(Mark::Fail, format!("SCIM {scim_base}: {e} ({key}.scim.base_url)")),
-    });
-    lines
+        Err(e) => line(
+            Mark::Fail,
+            format!(
+                "SCIM {scim_base}: {e}{}",
+                key.map(|k| format!(" ({k}.scim.base_url)")).unwrap_or_default()
+            ),
+        ),
+    }
 }
 
 /// Reads page 1 (size 1) of a paged endpoint or the whole lookup; returns the row count.

@@ -1,8 +1,8 @@
-//! The command line: `run`, `sync`, `status`, `check`, `demo`.
+//! The command line: `run`, `sync`, `plan`, `approve`, `status`, `check`, `tenant add`, `demo`.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// hrsync keeps an app's users in step with UKG Pro, through SCIM 2.0.
 #[derive(Debug, Parser)]
@@ -92,12 +92,83 @@ pub enum Command {
         #[arg(long)]
         config_only: bool,
     },
+    /// Manage the config file's tenants (`hrsync tenant add`).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// A real sync against the built-in UKG Pro simulator and an in-process SCIM app: no account, no network.
     Demo {
         /// How many sample employees the simulator holds.
         #[arg(long, default_value_t = 120)]
         employees: usize,
     },
+}
+
+/// `hrsync tenant ...`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Add a tenant to the config file, guided and checked live; written only when every check passed.
+    ///
+    /// Asks for each value (or takes it from the flags) and checks it live as it goes: UKG
+    /// host, credentials and Customer API Key, each permission a sync needs, the SCIM app and
+    /// its token. Then appends the tenant to the file (the rest kept byte for byte), with
+    /// first_run_review = true and the secrets as references (environment variable names or
+    /// file paths, never values). Without --non-interactive, asks on stderr and reads the
+    /// answers from stdin for whatever the flags did not give; with every value given as flags
+    /// (or --non-interactive) asks nothing and exits 1 listing every problem. Creates the
+    /// config file when it does not exist.
+    Add(Box<TenantAddArgs>),
+}
+
+/// The values `hrsync tenant add` needs; any not given is asked for (unless --non-interactive).
+#[derive(Debug, Args)]
+pub struct TenantAddArgs {
+    /// The config file (TOML) to add the tenant to; created (with a [service] table) when missing.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// The tenant id: 1 to 63 characters of a-z, 0-9 and '-', unique in the file.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// The UKG Pro API host, e.g. https://service4.ultipro.com (a URL copied from UKG's Web
+    /// Services page is reduced to https://host, and you are told).
+    #[arg(long, value_name = "URL")]
+    pub ukg_url: Option<String>,
+    /// The UKG web service account's user name.
+    #[arg(long, value_name = "NAME")]
+    pub ukg_username: Option<String>,
+    /// Environment variable holding the web service account's password.
+    #[arg(long, value_name = "VAR", conflicts_with = "ukg_password_file")]
+    pub ukg_password_env: Option<String>,
+    /// File holding the web service account's password.
+    #[arg(long, value_name = "PATH")]
+    pub ukg_password_file: Option<String>,
+    /// Environment variable holding the Customer API Key.
+    #[arg(long, value_name = "VAR", conflicts_with = "ukg_api_key_file")]
+    pub ukg_api_key_env: Option<String>,
+    /// File holding the Customer API Key.
+    #[arg(long, value_name = "PATH")]
+    pub ukg_api_key_file: Option<String>,
+    /// The app's SCIM base URL (the root /Users hangs off), e.g. https://app.example.com/scim/v2.
+    #[arg(long, value_name = "URL")]
+    pub scim_url: Option<String>,
+    /// Environment variable holding the app's SCIM bearer token.
+    #[arg(long, value_name = "VAR", conflicts_with = "scim_token_file")]
+    pub scim_token_env: Option<String>,
+    /// File holding the app's SCIM bearer token.
+    #[arg(long, value_name = "PATH")]
+    pub scim_token_file: Option<String>,
+    /// The tenant's technical contact (email address), told when a run needs a person.
+    #[arg(long, value_name = "EMAIL")]
+    pub contact: Option<String>,
+    /// Ask nothing: every value must come from the flags (implied when all are given).
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// data_dir of the [service] table when the config file is created (default
+    /// /var/lib/hrsync; relative paths are relative to the config file's folder). Refused
+    /// when the file exists.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

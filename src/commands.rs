@@ -9,9 +9,9 @@ use hrsync_actors::spec::TenantSpec;
 use hrsync_actors::tenant::TenantResources;
 use hrsync_actors::ukg::UkgClient;
 
-use crate::cli::{Command, LogFormatArg};
+use crate::cli::{Command, LogFormatArg, TenantCommand};
 use crate::config::{self, LogFormat, Settings};
-use crate::{check, demo, service, shutdown, status_table, telemetry};
+use crate::{check, demo, service, shutdown, status_table, telemetry, tenant_add};
 
 /// Runs one command; `Err` is printed as one line and exits 1.
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -179,6 +179,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Tenant {
+            command: TenantCommand::Add(args),
+        } => tenant_add::run(*args).await,
         Command::Demo { employees } => {
             telemetry::init(LogFormat::Text, "warn");
             demo::run(employees).await?;

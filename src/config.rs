@@ -1237,7 +1237,7 @@ fn describe(v: &Value) -> String {
 }
 
 /// `[a-z0-9-]`, 1..=63 characters, not starting or ending with '-'.
-fn is_tenant_id(id: &str) -> bool {
+pub fn is_tenant_id(id: &str) -> bool {
     (1..=63).contains(&id.len())
         && id
             .bytes()
@@ -1247,14 +1247,14 @@ fn is_tenant_id(id: &str) -> bool {
 }
 
 /// A POSIX-ish environment variable name.
-fn is_env_name(name: &str) -> bool {
+pub fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `local@domain.tld`: no spaces or display name, one '@', a dotted domain.
-fn looks_like_email(s: &str) -> bool {
+pub fn looks_like_email(s: &str) -> bool {
     if s.chars()
         .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
     {

@@ -12,3 +12,4 @@ pub mod service;
 pub mod shutdown;
 pub mod status_table;
 pub mod telemetry;
+pub mod tenant_add;

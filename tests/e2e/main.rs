@@ -16,3 +16,4 @@ mod scope_review;
 mod secrets;
 mod service;
 mod sync_flow;
+mod tenant_add;
