@@ -1,5 +1,6 @@
 //! `hrsync check`, after the config file is validated: live checks of each tenant's UKG Pro
-//! API and SCIM app, and of the SMTP server, one printed line per check.
+//! API and SCIM app (or, for a file tenant, its drop folder and SFTP server), and of the SMTP
+//! server, one printed line per check.
 //!
 //! ```text
 //! ✓ acme: UKG host https://service4.ultipro.com reachable
@@ -21,7 +22,7 @@ use anyhow::bail;
 use hrsync_actors::error::{ScimError, UkgError};
 use hrsync_actors::mailer::{MailError, Mailer};
 use hrsync_actors::scim::ScimClient;
-use hrsync_actors::spec::{SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use hrsync_actors::spec::{FileSpec, SmtpSpec, SmtpTls, TargetSpec, TenantSpec, UkgSpec};
 use hrsync_actors::tenant::TenantResources;
 use hrsync_actors::ukg::{self, UkgClient};
 use hrsync_actors::upstream::RetryPolicy;
@@ -205,10 +206,22 @@ pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -
         }
     }
 
-    // 4. The SCIM app.
+    // 4. The SCIM app, or where the user file goes.
+    let scim_spec = match &spec.target {
+        TargetSpec::Scim(s) => s,
+        TargetSpec::File(file) => {
+            lines.extend(
+                check_file(&key, file)
+                    .await
+                    .into_iter()
+                    .map(|(mark, text)| line(mark, text)),
+            );
+            return lines;
+        }
+    };
     let scim =
-        ScimClient::new(spec.scim.clone(), resources.scim_limiter, resources.scim_counters).with_retry_policy(policy);
-    let scim_base = &spec.scim.base_url;
+        ScimClient::new(scim_spec.clone(), resources.scim_limiter, resources.scim_counters).with_retry_policy(policy);
+    let scim_base = &scim_spec.base_url;
     lines.push(match scim.probe().await {
         Ok(total) => line(
             Mark::Ok,
@@ -235,6 +248,29 @@ pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -
         Err(e) => line(Mark::Fail, format!("SCIM {scim_base}: {e} ({key}.scim.base_url)")),
     });
     lines
+}
+
+/// A file tenant's destinations: the drop folder (a folder, writable), the SFTP server
+/// (host key against known_hosts, login, remote folder). Writes nothing.
+async fn check_file(key: &str, file: &FileSpec) -> Vec<(Mark, String)> {
+    let mut out = Vec::new();
+    if let Some(dir) = &file.directory {
+        out.push(match hrsync_actors::delivery::check_local(dir) {
+            Ok(text) => (Mark::Ok, format!("user file folder: {text}")),
+            Err(text) => (
+                Mark::Fail,
+                format!("user file folder: {text}; check {key}.file.directory"),
+            ),
+        });
+    }
+    if let Some(sftp) = &file.sftp {
+        let server = format!("SFTP {}:{}", sftp.host, sftp.port);
+        out.push(match hrsync_actors::sftp::probe(sftp).await {
+            Ok(text) => (Mark::Ok, format!("{server}: {text}")),
+            Err(e) => (Mark::Fail, format!("{server}: {e} ({key}.file.sftp)")),
+        });
+    }
+    out
 }
 
 /// Reads page 1 (size 1) of a paged endpoint or the whole lookup; returns the row count.
