@@ -51,7 +51,12 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;
             service::print_summary(&summary);
             if let (TargetSpec::File(f), false) = (&target, summary.outcome == Outcome::Failed) {
-                let name = hrsync_actors::delivery::file_name(&summary.tenant, summary.started_at, f.format);
+                let name = hrsync_actors::delivery::run_file_name(
+                    &summary.tenant,
+                    summary.started_at,
+                    summary.run_id,
+                    f.format,
+                );
                 match &f.directory {
                     Some(dir) => println!("  user file: {}", dir.join(&name).display()),
                     None => println!("  user file: {name} (uploaded)"),

@@ -165,7 +165,12 @@ pub async fn run(employees: usize) -> anyhow::Result<()> {
 
     println!("\n5. The file writer, for apps that take users as a file (e.g. Betterworks' user CSV):");
     println!("   a second tenant wrote the same roster after the changes, one row per employee:");
-    let path = folder.join(delivery::file_name("demo-file", file_run.started_at, FileFormat::Csv));
+    let path = folder.join(delivery::run_file_name(
+        "demo-file",
+        file_run.started_at,
+        file_run.run_id,
+        FileFormat::Csv,
+    ));
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     println!("   {}", path.display());
     let first: Vec<&str> = text.lines().take(6).collect();

@@ -104,7 +104,8 @@ pub async fn approve_held_file(
     if !applied.is_empty() {
         let rendered = crate::user_file::render(&rows, spec.format, &spec.columns, &spec.date_format)
             .map_err(|e| ApproveError::Render(e.to_string()))?;
-        delivery::deliver(spec, tenant, now, rendered.bytes).await?;
+        let name = delivery::file_name(tenant, now, &format!("run{run_id}-approved"), spec.format);
+        delivery::deliver(spec, tenant, name, rendered.bytes).await?;
     }
     store.commit_staged(&StagedCommit {
         applied,

@@ -1,9 +1,10 @@
 //! Delivery of the user file: an atomic write into the drop folder (plus a `latest` copy,
 //! keeping the last N run files) and/or an upload by SFTP (`sftp`).
 //!
-//! Names: `{tenant}-users-{run start, UTC, YYYYMMDDTHHMMSSZ}.{csv|jsonl}` — the same name when
-//! a run is resumed after a crash, so a re-delivery replaces the file instead of adding one —
-//! and `{tenant}-users-latest.{csv|jsonl}`.
+//! Names: `{tenant}-users-{run start, UTC, YYYYMMDDTHHMMSSZ}-run{N}.{csv|jsonl}` — the same
+//! name when a run is resumed after a crash, so a re-delivery replaces the file instead of
+//! adding one — (`…-run{N}-approved.…` for the file `hrsync approve` writes) and
+//! `{tenant}-users-latest.{csv|jsonl}`.
 //!
 //! Invariant: a file under its final name is always complete. Locally each file is written to
 //! `.{name}.tmp` in the same folder, fsynced, renamed, and the folder fsynced; by SFTP it is
@@ -53,13 +54,18 @@ impl DeliveryError {
     }
 }
 
-/// The run file's name.
-pub fn file_name(tenant: &str, run_started: DateTime<Utc>, format: FileFormat) -> String {
+/// A file's name: tenant, time (UTC, to the second) and a label such as `run12`.
+pub fn file_name(tenant: &str, at: DateTime<Utc>, label: &str, format: FileFormat) -> String {
     format!(
-        "{tenant}-users-{}.{}",
-        run_started.format("%Y%m%dT%H%M%SZ"),
+        "{tenant}-users-{}-{label}.{}",
+        at.format("%Y%m%dT%H%M%SZ"),
         format.extension()
     )
+}
+
+/// The name of run `run_id`'s file (it started at `run_started`).
+pub fn run_file_name(tenant: &str, run_started: DateTime<Utc>, run_id: u64, format: FileFormat) -> String {
+    file_name(tenant, run_started, &format!("run{run_id}"), format)
 }
 
 /// The name of the copy that always holds the last delivered file.
@@ -67,14 +73,8 @@ pub fn latest_name(tenant: &str, format: FileFormat) -> String {
     format!("{tenant}-users-latest.{}", format.extension())
 }
 
-/// Writes the file locally (when a folder is set), then uploads it (when SFTP is set).
-pub async fn deliver(
-    spec: &FileSpec,
-    tenant: &str,
-    run_started: DateTime<Utc>,
-    bytes: Vec<u8>,
-) -> Result<Delivered, DeliveryError> {
-    let name = file_name(tenant, run_started, spec.format);
+/// Writes the file `name` locally (when a folder is set), then uploads it (when SFTP is set).
+pub async fn deliver(spec: &FileSpec, tenant: &str, name: String, bytes: Vec<u8>) -> Result<Delivered, DeliveryError> {
     let bytes = std::sync::Arc::new(bytes);
     let local = match &spec.directory {
         Some(dir) => {
@@ -93,7 +93,7 @@ pub async fn deliver(
         None => None,
     };
     let remote = match &spec.sftp {
-        Some(s) => Some(sftp::upload(s, &name, &bytes).await?),
+        Some(s) => Some(sftp::upload(s, &name, &bytes, &format!("{tenant}-users-")).await?),
         None => None,
     };
     Ok(Delivered { name, local, remote })
@@ -198,7 +198,7 @@ mod tests {
         std::fs::write(dir.path().join(".acme-users-20261101T000000Z.csv.tmp"), "half").unwrap();
         std::fs::write(dir.path().join("acme-eu-users-20200101T000000Z.csv"), "other").unwrap();
         for s in 0..5 {
-            let name = file_name("acme", at(s), FileFormat::Csv);
+            let name = run_file_name("acme", at(s), u64::from(s) + 1, FileFormat::Csv);
             let path = write_local(
                 dir.path(),
                 "acme",
@@ -219,9 +219,9 @@ mod tests {
             names,
             [
                 "acme-eu-users-20200101T000000Z.csv",
-                "acme-users-20261129T040002Z.csv",
-                "acme-users-20261129T040003Z.csv",
-                "acme-users-20261129T040004Z.csv",
+                "acme-users-20261129T040002Z-run3.csv",
+                "acme-users-20261129T040003Z-run4.csv",
+                "acme-users-20261129T040004Z-run5.csv",
                 "acme-users-latest.csv",
             ]
         );

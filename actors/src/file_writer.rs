@@ -264,7 +264,8 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut FileWriterState) -> 
             return Ok(());
         }
     };
-    let delivered = match delivery::deliver(spec, &run.tenant, run.started_at, rendered.bytes).await {
+    let name = delivery::run_file_name(&run.tenant, run.started_at, run.run_id, spec.format);
+    let delivered = match delivery::deliver(spec, &run.tenant, name, rendered.bytes).await {
         Ok(d) => d,
         Err(e) => {
             // Nothing advances: the next run delivers these changes again.

@@ -310,12 +310,33 @@ impl Connection {
 }
 
 /// Uploads `bytes` as `name` in the remote folder: to a temporary name, then renamed.
-/// Returns the final remote path.
-pub async fn upload(spec: &SftpSpec, name: &str, bytes: &[u8]) -> Result<String, SftpError> {
+/// Then removes (best effort) temporary files that earlier, interrupted uploads left:
+/// hidden `*.tmp` files whose name starts with `.{stale_prefix}`. Returns the final path.
+pub async fn upload(spec: &SftpSpec, name: &str, bytes: &[u8], stale_prefix: &str) -> Result<String, SftpError> {
     let conn = connect(spec).await?;
     let result = upload_on(&conn, spec, name, bytes).await;
+    if result.is_ok() {
+        remove_stale(&conn, spec, &format!(".{stale_prefix}")).await;
+    }
     conn.close().await;
     result
+}
+
+async fn remove_stale(conn: &Connection, spec: &SftpSpec, prefix: &str) {
+    let dir = if spec.remote_dir.is_empty() {
+        "."
+    } else {
+        spec.remote_dir.as_str()
+    };
+    let Ok(entries) = conn.sftp.read_dir(dir.to_string()).await else {
+        return;
+    };
+    for entry in entries {
+        let name = entry.file_name();
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
+            let _ = conn.sftp.remove_file(spec.remote_path(&name)).await;
+        }
+    }
 }
 
 async fn upload_on(conn: &Connection, spec: &SftpSpec, name: &str, bytes: &[u8]) -> Result<String, SftpError> {
@@ -395,7 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_known_hosts_file_is_refused_before_connecting() {
-        let e = upload(&spec("."), "a.csv", b"x").await.unwrap_err();
+        let e = upload(&spec("."), "a.csv", b"x", "a-").await.unwrap_err();
         assert!(matches!(e, SftpError::KnownHosts { .. }), "{e}");
         assert!(e.needs_person());
         assert!(e.to_string().contains("/nonexistent/known_hosts"), "{e}");
