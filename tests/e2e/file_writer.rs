@@ -573,3 +573,51 @@ async fn a_server_dropped_mid_upload_leaves_no_partial_file_and_the_next_run_del
     let (_, rows) = read_csv(&bytes);
     assert_eq!(rows.len(), active, "complete");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_verifies_the_folder_and_the_sftp_server_and_writes_nothing() {
+    let (ukg, _) = ukg_sim(5, 27, "checkfile.example", "pw", "KEY01").await;
+    let sshd = Sshd::start();
+    let out = tempfile::tempdir().unwrap();
+    let setup = file_setup(
+        "checkfile",
+        &ukg,
+        100,
+        &folder_target(out.path(), &sshd.sftp_toml(sshd.port, true)),
+    );
+    let check = |setup: &Setup| {
+        let config = setup.config.to_str().unwrap().to_string();
+        let mut cmd = setup.command(&["check", "--config", &config]);
+        async move {
+            let o = cmd.output().await.unwrap();
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        }
+    };
+    let (code, stdout) = check(&setup).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    let folder = format!("✓ checkfile: user file folder: {} is a folder", out.path().display());
+    assert!(stdout.contains(&folder), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "✓ checkfile: SFTP 127.0.0.1:{}: host key matches known_hosts, logged in as",
+            sshd.port
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("SCIM"), "{stdout}");
+
+    let right = sshd.known_hosts(sshd.port, true).display().to_string();
+    let wrong = sshd.known_hosts(sshd.port, false).display().to_string();
+    setup.edit(|t| t.replace(&right, &wrong));
+    let (code, stdout) = check(&setup).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ checkfile: SFTP") && stdout.contains("does not match known_hosts"),
+        "{stdout}"
+    );
+    assert!(sshd.inbound_files().is_empty(), "check writes nothing");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "check writes nothing");
+}
