@@ -41,7 +41,13 @@ pub enum DeliveryError {
         detail: String,
     },
     #[error(transparent)]
-    Sftp(#[from] SftpError),
+    Sftp(Box<SftpError>),
+}
+
+impl From<SftpError> for DeliveryError {
+    fn from(e: SftpError) -> Self {
+        DeliveryError::Sftp(Box::new(e))
+    }
 }
 
 impl DeliveryError {

@@ -590,10 +590,7 @@ async fn check_verifies_the_folder_and_the_sftp_server_and_writes_nothing() {
         let mut cmd = setup.command(&["check", "--config", &config]);
         async move {
             let o = cmd.output().await.unwrap();
-            (
-                o.status.code(),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-            )
+            (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
         }
     };
     let (code, stdout) = check(&setup).await;
@@ -619,5 +616,9 @@ async fn check_verifies_the_folder_and_the_sftp_server_and_writes_nothing() {
         "{stdout}"
     );
     assert!(sshd.inbound_files().is_empty(), "check writes nothing");
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "check writes nothing");
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "check writes nothing"
+    );
 }
