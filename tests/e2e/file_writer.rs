@@ -622,3 +622,25 @@ async fn check_verifies_the_folder_and_the_sftp_server_and_writes_nothing() {
         "check writes nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_sftp_login_names_the_account_and_never_the_secret() {
+    const CANARY: &str = "CANARY-sftp-pw-5e";
+    let (ukg, _) = ukg_sim(5, 28, "loginfile.example", "pw", "KEY01").await;
+    let sshd = Sshd::start();
+    // sshd takes keys only: a password login is refused.
+    let sftp = sshd.sftp_toml(sshd.port, true).replace(
+        &format!("key_file = \"{}\"", sshd.user_key().display()),
+        "password_env = \"LOGINFILE_SFTP_PASSWORD\"",
+    );
+    let mut setup = file_setup("loginfile", &ukg, 100, &format!("[tenants.file]\n{sftp}"));
+    setup.env.push(("LOGINFILE_SFTP_PASSWORD".into(), CANARY.into()));
+    let run = setup.sync("loginfile").await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("refused the login of") && run.stderr.contains("with password"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY), "{run:?}");
+    assert!(sshd.inbound_files().is_empty());
+}
