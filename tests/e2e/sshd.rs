@@ -234,11 +234,29 @@ async fn relay(
     fired: &AtomicBool,
     pid: &AtomicU32,
 ) {
-    let (mut cr, mut cw) = client.into_split();
+    let (mut cr, cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
+    let (drop_client, mut dropped) = tokio::sync::oneshot::channel::<()>();
+    // Server → client until told to drop the client; then the server's output is drained
+    // (never left unread, which would reset the connection and lose what sshd has not read).
     let down = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut sr, &mut cw).await;
-        let _ = cw.shutdown().await;
+        let mut cw = Some(cw);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            tokio::select! {
+                _ = &mut dropped, if cw.is_some() => cw = None,
+                read = sr.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if let Some(w) = cw.as_mut() {
+                            if w.write_all(&buf[..n]).await.is_err() {
+                                cw = None;
+                            }
+                        }
+                    }
+                },
+            }
+        }
     });
     let mut sent = 0usize;
     let mut buf = vec![0u8; 16 * 1024];
@@ -252,14 +270,18 @@ async fn relay(
         }
         sent += n;
         if sent >= after.load(Ordering::SeqCst) {
-            // The server goes away in the middle of the upload.
+            // The server goes away in the middle of the upload: sshd is killed, the client
+            // loses its connection; the session process gets what was sent, then the end.
             after.store(usize::MAX, Ordering::SeqCst);
             fired.store(true, Ordering::SeqCst);
             let p = pid.swap(0, Ordering::SeqCst);
             if p != 0 {
                 unsafe { libc::kill(p as i32, libc::SIGKILL) };
             }
-            down.abort();
+            let _ = sw.shutdown().await;
+            let _ = drop_client.send(());
+            drop(cr);
+            let _ = down.await;
             return;
         }
     }
