@@ -98,9 +98,11 @@ async fn main() -> anyhow::Result<()> {
     );
     tenant.ukg.requests_per_second = 1_000_000;
     tenant.ukg.timeout = Duration::from_secs(120);
-    tenant.scim.requests_per_second = 1_000_000;
-    tenant.scim.concurrency = concurrency;
-    tenant.scim.timeout = Duration::from_secs(120);
+    if let Some(scim) = tenant.target.scim_mut() {
+        scim.requests_per_second = 1_000_000;
+        scim.concurrency = concurrency;
+        scim.timeout = Duration::from_secs(120);
+    }
     let started = Instant::now();
     let summary = sync_once(Store::temporary()?, tenant, None, RetryPolicy::default()).await?;
     let sync_secs = started.elapsed().as_secs_f64();

@@ -41,8 +41,10 @@ async fn main() -> anyhow::Result<()> {
     );
     tenant.ukg.requests_per_second = rps;
     tenant.ukg.timeout = Duration::from_secs(60);
-    tenant.scim.requests_per_second = 10_000;
-    tenant.scim.concurrency = 8;
+    if let Some(scim) = tenant.target.scim_mut() {
+        scim.requests_per_second = 10_000;
+        scim.concurrency = 8;
+    }
     let store = Store::temporary()?;
     println!("employees {employees}, page size {page_size}, UKG limit {rps} req/s (burst 1)");
     for label in ["first run (creates everyone)", "second run (no change)"] {

@@ -1,5 +1,6 @@
 //! `hrsync check`, after the config file is validated: live checks of each tenant's UKG Pro
-//! API and SCIM app, and of the SMTP server, one printed line per check.
+//! API and SCIM app (or, for a file tenant, its drop folder and SFTP server), and of the SMTP
+//! server, one printed line per check.
 //!
 //! ```text
 //! ✓ acme: UKG host https://service4.ultipro.com reachable
@@ -22,7 +23,7 @@ use anyhow::bail;
 use hrsync_actors::error::{ScimError, UkgError};
 use hrsync_actors::mailer::{MailError, Mailer};
 use hrsync_actors::scim::ScimClient;
-use hrsync_actors::spec::{ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use hrsync_actors::spec::{FileSpec, ScimSpec, SmtpSpec, SmtpTls, TargetSpec, TenantSpec, UkgSpec};
 use hrsync_actors::ukg::{self, UkgClient};
 use hrsync_actors::upstream::{self, RetryPolicy};
 use serde::de::IgnoredAny;
@@ -124,8 +125,17 @@ pub async fn check_tenant(index: usize, spec: TenantSpec, policy: RetryPolicy) -
     let key = format!("tenants[{index}]");
     let ukg = check_ukg(&spec.ukg, policy.clone()).await;
     let mut lines = ukg_lines(&spec.id, &spec.ukg.base_url, &ukg, Some(&key));
-    let scim = check_scim(&spec.scim, policy).await;
-    lines.push(scim_line(&spec.id, &spec.scim.base_url, &scim, Some(&key)));
+    match &spec.target {
+        TargetSpec::Scim(scim) => {
+            let result = check_scim(scim, policy).await;
+            lines.push(scim_line(&spec.id, &scim.base_url, &result, Some(&key)));
+        }
+        TargetSpec::File(file) => lines.extend(check_file(&key, file).await.into_iter().map(|(mark, text)| Line {
+            mark,
+            subject: spec.id.clone(),
+            text,
+        })),
+    }
     lines
 }
 
@@ -344,6 +354,29 @@ pub fn scim_line(subject: &str, scim_base: &str, result: &Result<u64, ScimError>
             ),
         ),
     }
+}
+
+/// A file tenant's destinations: the drop folder (a folder, writable), the SFTP server
+/// (host key against known_hosts, login, remote folder). Writes nothing.
+async fn check_file(key: &str, file: &FileSpec) -> Vec<(Mark, String)> {
+    let mut out = Vec::new();
+    if let Some(dir) = &file.directory {
+        out.push(match hrsync_actors::delivery::check_local(dir) {
+            Ok(text) => (Mark::Ok, format!("user file folder: {text}")),
+            Err(text) => (
+                Mark::Fail,
+                format!("user file folder: {text}; check {key}.file.directory"),
+            ),
+        });
+    }
+    if let Some(sftp) = &file.sftp {
+        let server = format!("SFTP {}:{}", sftp.host, sftp.port);
+        out.push(match hrsync_actors::sftp::probe(sftp).await {
+            Ok(text) => (Mark::Ok, format!("{server}: {text}")),
+            Err(e) => (Mark::Fail, format!("{server}: {e} ({key}.file.sftp)")),
+        });
+    }
+    out
 }
 
 /// Reads page 1 (size 1) of a paged endpoint or the whole lookup; returns the row count.

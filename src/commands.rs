@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use hrsync_actors::model::Outcome;
-use hrsync_actors::scim::ScimClient;
-use hrsync_actors::spec::TenantSpec;
+use hrsync_actors::spec::{TargetSpec, TenantSpec};
 use hrsync_actors::tenant::TenantResources;
 use hrsync_actors::ukg::UkgClient;
 
@@ -46,10 +45,23 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("notice: {n}");
             }
             let spec = tenant_spec(&settings, &config, &tenant)?;
+            let target = spec.target.clone();
             let store = service::open_store(&settings.service.data_dir)?;
             let summary =
                 service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;
             service::print_summary(&summary);
+            if let (TargetSpec::File(f), false) = (&target, summary.outcome == Outcome::Failed) {
+                let name = hrsync_actors::delivery::run_file_name(
+                    &summary.tenant,
+                    summary.started_at,
+                    summary.run_id,
+                    f.format,
+                );
+                match &f.directory {
+                    Some(dir) => println!("  user file: {}", dir.join(&name).display()),
+                    None => println!("  user file: {name} (uploaded)"),
+                }
+            }
             if summary.outcome == Outcome::Failed {
                 eprintln!(
                     "error: {}",
@@ -110,9 +122,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let resources = TenantResources::new(&spec);
-            let scim = ScimClient::new(spec.scim.clone(), resources.scim_limiter, resources.scim_counters)
-                .with_retry_policy(settings.service.retry.clone());
-            let released = hrsync_actors::approve::approve_held(tenant_store.as_ref(), &scim, run).await?;
+            let retry = settings.service.retry.clone();
+            let released =
+                hrsync_actors::approve::approve_on_target(&spec, tenant_store.as_ref(), &resources, retry, run).await?;
             println!(
                 "tenant {tenant} run {run}: {} deactivated, {} already inactive, {} failed",
                 released.deactivated.len(),

@@ -25,8 +25,10 @@ use hrsync_actors::brake::BrakeSpec;
 use hrsync_actors::expr::Expr;
 use hrsync_actors::mapping::{check_mapping_entry, UKG_FIELDS};
 use hrsync_actors::scope::{Op, OutOfScope, Rule, ScopeSpec};
-use hrsync_actors::spec::{MappingSpec, ScimSpec, SmtpSpec, SmtpTls, TenantSpec, UkgSpec};
+use hrsync_actors::sftp::{SftpAuth, SftpSpec};
+use hrsync_actors::spec::{FileSpec, MappingSpec, ScimSpec, SmtpSpec, SmtpTls, TargetSpec, TenantSpec, UkgSpec};
 use hrsync_actors::upstream::RetryPolicy;
+use hrsync_actors::user_file::{self, Column, FileFormat};
 use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Value;
@@ -378,6 +380,7 @@ struct RawTenant {
     scope: Option<RawScope>,
     ukg: Option<RawUkg>,
     scim: Option<RawScim>,
+    file: Option<RawUserFile>,
 }
 
 #[derive(Deserialize)]
@@ -429,9 +432,39 @@ struct RawScim {
     timeout: Option<Value>,
 }
 
+/// `[tenants.file]`: the user file, for apps without SCIM.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawUserFile {
+    format: Option<Value>,
+    date_format: Option<Value>,
+    /// An array of `{ name, value }` tables, checked by hand (for messages naming the column).
+    columns: Option<Value>,
+    directory: Option<Value>,
+    keep: Option<Value>,
+    sftp: Option<RawSftp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawSftp {
+    host: Option<Value>,
+    port: Option<Value>,
+    username: Option<Value>,
+    key: Option<Value>,
+    key_env: Option<Value>,
+    key_file: Option<Value>,
+    password: Option<Value>,
+    password_env: Option<Value>,
+    password_file: Option<Value>,
+    remote_dir: Option<Value>,
+    known_hosts: Option<Value>,
+    timeout: Option<Value>,
+}
+
 /// Keys that would hold a secret inline: accepted by the structs only to be refused, so they
 /// are left out of "expected one of" lists.
-const INLINE_SECRET_KEYS: [&str; 4] = ["password", "api_key", "user_api_key", "token"];
+const INLINE_SECRET_KEYS: [&str; 5] = ["password", "api_key", "user_api_key", "token", "key"];
 
 // Defaults (documented in config/hrsync.example.toml; keep the two in step).
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -445,6 +478,8 @@ const DEFAULT_UKG_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_SCIM_RPS: i64 = 10;
 const DEFAULT_SCIM_CONCURRENCY: i64 = 4;
 const DEFAULT_SCIM_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_FILE_KEEP: i64 = 30;
+const DEFAULT_SFTP_TIMEOUT: Duration = Duration::from_secs(60);
 const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -726,13 +761,22 @@ impl Ctx<'_> {
             ));
         };
         let ukg = self.ukg(&format!("{t}.ukg"), ukg, notices)?;
-        let Some(scim) = &raw.scim else {
-            return Err(self.err(
-                format!("{t}.scim"),
-                "missing; add a [tenants.scim] table after this tenant's [[tenants]] line",
-            ));
+        let target = match (&raw.scim, &raw.file) {
+            (Some(scim), None) => TargetSpec::Scim(self.scim(&format!("{t}.scim"), scim, notices)?),
+            (None, Some(file)) => TargetSpec::File(self.user_file(&format!("{t}.file"), file, &mapping)?),
+            (Some(_), Some(_)) => {
+                return Err(self.err(
+                    &t,
+                    "has both [tenants.scim] and [tenants.file]; a tenant writes to one target: keep one",
+                ))
+            }
+            (None, None) => {
+                return Err(self.err(
+                    format!("{t}.scim"),
+                    "missing; add a [tenants.scim] table (an app with a SCIM API) or a [tenants.file] table (a user file in a folder or over SFTP) after this tenant's [[tenants]] line",
+                ))
+            }
         };
-        let scim = self.scim(&format!("{t}.scim"), scim, notices)?;
         Ok(TenantSpec {
             id: id.to_string(),
             schedule,
@@ -744,7 +788,7 @@ impl Ctx<'_> {
             mapping,
             scope,
             ukg,
-            scim,
+            target,
         })
     }
 
@@ -1050,6 +1094,197 @@ impl Ctx<'_> {
             requests_per_second: rps.unwrap_or(DEFAULT_SCIM_RPS) as u32,
             burst: burst.map(|b| b as u32),
             concurrency: concurrency as usize,
+            timeout,
+        })
+    }
+
+    /// `[tenants.file]`: format, columns (checked against the row fields and this tenant's
+    /// mapping), date format, and where the file goes (a folder and/or SFTP; at least one).
+    fn user_file(&self, t: &str, raw: &RawUserFile, mapping: &MappingSpec) -> Result<FileSpec, ConfigError> {
+        let key = format!("{t}.format");
+        let format = match self.string(raw.format.as_ref(), &key, "\"csv\" or \"json\"")? {
+            None | Some("csv") => FileFormat::Csv,
+            Some("json") => FileFormat::JsonLines,
+            Some(other) => {
+                return Err(self.err(key, format!("expected \"csv\" or \"json\" (JSON lines), got {other:?}")))
+            }
+        };
+        let key = format!("{t}.date_format");
+        let date_format = self
+            .string(
+                raw.date_format.as_ref(),
+                &key,
+                "a strftime date format such as \"%m/%d/%Y\"",
+            )?
+            .unwrap_or(user_file::DEFAULT_DATE_FORMAT)
+            .to_string();
+        user_file::check_date_format(&date_format).map_err(|m| self.err(&key, m))?;
+        let columns = match &raw.columns {
+            None => user_file::default_columns(),
+            Some(v) => self.columns(&format!("{t}.columns"), v, mapping)?,
+        };
+        let directory = match self.string(raw.directory.as_ref(), &format!("{t}.directory"), "a folder path")? {
+            None => None,
+            Some(d) => Some(self.file_path(d, &format!("{t}.directory"))?),
+        };
+        let keep = self
+            .int(raw.keep.as_ref(), &format!("{t}.keep"), 1, 100_000)?
+            .unwrap_or(DEFAULT_FILE_KEEP) as usize;
+        let sftp = match &raw.sftp {
+            None => None,
+            Some(s) => Some(self.sftp(&format!("{t}.sftp"), s)?),
+        };
+        if directory.is_none() && sftp.is_none() {
+            return Err(self.err(
+                t,
+                "no destination; set directory = \"/path\" (a drop folder) and/or an sftp table (an SFTP upload)",
+            ));
+        }
+        Ok(FileSpec {
+            format,
+            columns,
+            date_format,
+            directory,
+            keep,
+            sftp,
+        })
+    }
+
+    /// `columns = [{ name = "…", value = "…" }, …]`: unique names, checked expressions.
+    fn columns(&self, key: &str, v: &Value, mapping: &MappingSpec) -> Result<Vec<Column>, ConfigError> {
+        let expected = "an array of tables such as [{ name = \"email\", value = \"{email}\" }]";
+        let items = match v {
+            Value::Array(items) if !items.is_empty() => items,
+            Value::Array(_) => {
+                return Err(self.err(
+                    key,
+                    "must not be empty; leave columns out for the default (Betterworks) columns",
+                ))
+            }
+            other => return Err(self.err(key, format!("expected {expected}, got {}", describe(other)))),
+        };
+        let mut columns: Vec<Column> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let k = format!("{key}[{i}]");
+            let Value::Table(table) = item else {
+                return Err(self.err(&k, format!("expected {expected}, got {}", describe(item))));
+            };
+            if let Some(unknown) = table.keys().find(|n| *n != "name" && *n != "value") {
+                return Err(self.err(&k, format!("unknown key {unknown:?}; expected name, value")));
+            }
+            let name_key = format!("{k}.name");
+            let name = self.required(
+                self.string(table.get("name"), &name_key, "the column's header, e.g. \"email\"")?,
+                &name_key,
+                "the column's header, e.g. \"email\"",
+            )?;
+            let value_key = format!("{k}.value");
+            let src = self.required(
+                self.string(table.get("value"), &value_key, "an expression such as \"{email}\"")?,
+                &value_key,
+                "an expression such as \"{email}\"",
+            )?;
+            let value = Expr::parse(src).map_err(|m| self.err(&value_key, m))?;
+            user_file::check_column(name, &value, mapping).map_err(|m| self.err(&value_key, m))?;
+            if let Some(first) = columns.iter().position(|c| c.name == name) {
+                return Err(self.err(
+                    name_key,
+                    format!("{name:?} is also the name of {key}[{first}]; column names must be unique"),
+                ));
+            }
+            columns.push(Column {
+                name: name.to_string(),
+                value,
+            });
+        }
+        Ok(columns)
+    }
+
+    /// `sftp = { … }`: the server, a key or a password (by reference), the known_hosts file.
+    fn sftp(&self, t: &str, raw: &RawSftp) -> Result<SftpSpec, ConfigError> {
+        let host_expected = "a host name or IP address such as \"sftp.example.com\" (no scheme, no port: see port)";
+        let key = format!("{t}.host");
+        let host = self
+            .required(
+                self.string(raw.host.as_ref(), &key, host_expected)?,
+                &key,
+                host_expected,
+            )?
+            .trim();
+        if !is_host(host) {
+            return Err(self.err(key, format!("expected {host_expected}, got {host:?}")));
+        }
+        let port = self
+            .int(raw.port.as_ref(), &format!("{t}.port"), 1, 65535)?
+            .unwrap_or(22) as u16;
+        let key = format!("{t}.username");
+        let username = self
+            .required(
+                self.string(raw.username.as_ref(), &key, "the SFTP account's user name")?,
+                &key,
+                "the SFTP account's user name",
+            )?
+            .trim();
+        if username.is_empty() {
+            return Err(self.err(key, "must not be empty; expected the SFTP account's user name"));
+        }
+        let keys = SecretKeys {
+            inline: raw.key.as_ref(),
+            env: raw.key_env.as_ref(),
+            file: raw.key_file.as_ref(),
+        };
+        let private_key = self.secret(t, "key", "the SFTP private key (OpenSSH or PEM, unencrypted)", keys)?;
+        let keys = SecretKeys {
+            inline: raw.password.as_ref(),
+            env: raw.password_env.as_ref(),
+            file: raw.password_file.as_ref(),
+        };
+        let password = self.secret(t, "password", "the SFTP password", keys)?;
+        let auth = match (private_key, password) {
+            (Some(k), None) => SftpAuth::Key(k),
+            (None, Some(p)) => SftpAuth::Password(p),
+            (Some(_), Some(_)) => {
+                return Err(self.err(t, "both a key and a password are set; keep one (a key is preferred)"))
+            }
+            (None, None) => {
+                return Err(self.err(
+                    t,
+                    "missing key_file or key_env (a private key) or password_env or password_file",
+                ))
+            }
+        };
+        let remote_dir = self
+            .string(
+                raw.remote_dir.as_ref(),
+                &format!("{t}.remote_dir"),
+                "a folder on the server such as \"/inbound\"",
+            )?
+            .unwrap_or(".")
+            .trim()
+            .to_string();
+        let key = format!("{t}.known_hosts");
+        let known_expected = "the path of an OpenSSH known_hosts file listing the server's host key";
+        let known_hosts = self.required(
+            self.string(raw.known_hosts.as_ref(), &key, known_expected)?,
+            &key,
+            known_expected,
+        )?;
+        let known_hosts = self.file_path(known_hosts, &key)?;
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            &format!("{t}.timeout"),
+            "\"60s\" or \"2m\"",
+            DEFAULT_SFTP_TIMEOUT,
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )?;
+        Ok(SftpSpec {
+            host: host.to_string(),
+            port,
+            username: username.to_string(),
+            auth,
+            remote_dir,
+            known_hosts,
             timeout,
         })
     }
@@ -1436,6 +1671,10 @@ mod tests {
     use secrecy::ExposeSecret;
 
     const CANARY: &str = "CANARY-s3cr3t";
+
+    fn scim(t: &TenantSpec) -> &ScimSpec {
+        t.target.scim().expect("a SCIM tenant")
+    }
     const FILE: &str = "config/hrsync.toml";
 
     /// Every variable a test config refers to is set (to a value derived from its name).
@@ -1625,12 +1864,12 @@ not_in = ["A", "L", "T"]
         assert_eq!(t.ukg.burst, None);
         assert_eq!(t.ukg.department_org_level, 1);
         assert_eq!(t.ukg.timeout, Duration::from_secs(120));
-        assert_eq!(t.scim.base_url, "https://app.example.com/scim/v2");
-        assert_eq!(t.scim.token.expose_secret(), "value-of-ACME_SCIM_TOKEN");
-        assert_eq!(t.scim.requests_per_second, 10);
-        assert_eq!(t.scim.burst, None);
-        assert_eq!(t.scim.concurrency, 4);
-        assert_eq!(t.scim.timeout, Duration::from_secs(30));
+        assert_eq!(scim(t).base_url, "https://app.example.com/scim/v2");
+        assert_eq!(scim(t).token.expose_secret(), "value-of-ACME_SCIM_TOKEN");
+        assert_eq!(scim(t).requests_per_second, 10);
+        assert_eq!(scim(t).burst, None);
+        assert_eq!(scim(t).concurrency, 4);
+        assert_eq!(scim(t).timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -1711,17 +1950,17 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         );
         assert_eq!(a.ukg.department_org_level, 4);
         assert_eq!(a.ukg.timeout, Duration::from_secs(300));
-        assert_eq!(a.scim.base_url, "https://app.example.com/scim/v2");
+        assert_eq!(scim(a).base_url, "https://app.example.com/scim/v2");
         assert_eq!(
-            (a.scim.requests_per_second, a.scim.burst, a.scim.concurrency),
+            (scim(a).requests_per_second, scim(a).burst, scim(a).concurrency),
             (20, Some(40), 64)
         );
-        assert_eq!(a.scim.timeout, Duration::from_secs(45));
+        assert_eq!(scim(a).timeout, Duration::from_secs(45));
 
         assert_eq!(g.id, "globex-2");
         assert_eq!(g.ukg.base_url, "https://servicet.ultipro.com");
-        assert_eq!(g.scim.base_url, "http://127.0.0.1:9000/scim", "loopback stays http");
-        assert_eq!(g.scim.token.expose_secret(), "value-of-G_TOKEN");
+        assert_eq!(scim(g).base_url, "http://127.0.0.1:9000/scim", "loopback stays http");
+        assert_eq!(scim(g).token.expose_secret(), "value-of-G_TOKEN");
         assert!(s.notices.is_empty(), "{:?}", s.notices);
     }
 
@@ -2030,7 +2269,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         let config = dir.path().join("hrsync.toml");
         let text = with_tenant(|t| t.replace("token_env = \"ACME_SCIM_TOKEN\"", "token_file = \"token\""));
         let s = parse(&text, &config, &env).unwrap();
-        assert_eq!(s.tenants[0].scim.token.expose_secret(), CANARY);
+        assert_eq!(scim(&s.tenants[0]).token.expose_secret(), CANARY);
         assert!(!format!("{s:?}").contains(CANARY), "Debug of Settings leaks the secret");
 
         let missing = dir.path().join("nope");
@@ -2395,7 +2634,11 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         )
         .unwrap();
         let ids: Vec<&str> = example.tenants.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["acme", "globex"]);
+        assert_eq!(ids, ["acme", "globex", "initech"]);
+        assert!(
+            matches!(&example.tenants[2].target, TargetSpec::File(f) if f.sftp.is_some() && f.directory.is_some()),
+            "the example shows a file tenant with both deliveries"
+        );
         assert!(example.smtp.is_some());
         assert!(
             example.notices.is_empty(),
@@ -2436,6 +2679,170 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             e.contains("active_statuses") && e.contains("a list of UKG status codes"),
             "{e}"
         );
+    }
+
+    /// TENANT with a user file instead of the SCIM app.
+    fn with_file(file: &str) -> String {
+        with_tenant(|t| {
+            t.replace(
+                "[tenants.scim]\nbase_url = \"https://app.example.com/scim/v2\"\ntoken_env = \"ACME_SCIM_TOKEN\"\n",
+                file,
+            )
+        })
+    }
+
+    fn file_spec(s: &Settings) -> &FileSpec {
+        match &s.tenants[0].target {
+            TargetSpec::File(f) => f,
+            TargetSpec::Scim(_) => panic!("a file tenant expected"),
+        }
+    }
+
+    #[test]
+    fn a_file_target_gets_betterworks_defaults() {
+        let s = parse_ok(&with_file("[tenants.file]\ndirectory = \"out/acme\"\n"));
+        let f = file_spec(&s);
+        assert_eq!(f.format, FileFormat::Csv);
+        assert_eq!(f.date_format, "%m/%d/%Y");
+        assert_eq!(f.columns, user_file::default_columns());
+        let names: Vec<&str> = f.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "email",
+                "first_name",
+                "last_name",
+                "employee_id",
+                "title",
+                "department",
+                "manager_email",
+                "location",
+                "deactivation_date"
+            ]
+        );
+        assert_eq!(
+            f.directory.as_deref(),
+            Some(Path::new("config/out/acme")),
+            "relative to the file"
+        );
+        assert_eq!(f.keep, 30);
+        assert!(f.sftp.is_none());
+    }
+
+    #[test]
+    fn a_file_target_with_columns_json_and_sftp() {
+        let s = parse_ok(&with_file(
+            r#"[tenants.file]
+format = "json"
+date_format = "%Y-%m-%d"
+keep = 7
+columns = [
+  { name = "Email", value = "lowercase(email)" },
+  { name = "Name", value = "{first_name} {last_name}" },
+  { name = "Company", value = "Acme" },
+]
+sftp = { host = "sftp.example.com", port = 2222, username = "acme", password_env = "ACME_SFTP_PASSWORD", remote_dir = "/inbound", known_hosts = "/etc/hrsync/known_hosts" }
+"#,
+        ));
+        let f = file_spec(&s);
+        assert_eq!(
+            (f.format, f.date_format.as_str(), f.keep),
+            (FileFormat::JsonLines, "%Y-%m-%d", 7)
+        );
+        assert_eq!(f.columns.len(), 3);
+        assert_eq!(f.columns[2].value, Expr::parse("Acme").unwrap());
+        assert!(f.directory.is_none());
+        let sftp = f.sftp.as_ref().unwrap();
+        assert_eq!(
+            (sftp.host.as_str(), sftp.port, sftp.username.as_str()),
+            ("sftp.example.com", 2222, "acme")
+        );
+        assert_eq!(sftp.remote_dir, "/inbound");
+        assert_eq!(sftp.known_hosts, Path::new("/etc/hrsync/known_hosts"));
+        assert_eq!(sftp.timeout, Duration::from_secs(60));
+        match &sftp.auth {
+            SftpAuth::Password(p) => assert_eq!(p.expose_secret(), "value-of-ACME_SFTP_PASSWORD"),
+            SftpAuth::Key(_) => panic!("a password expected"),
+        }
+        // A key from a file; Debug never shows it.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key"), format!("{CANARY}\n")).unwrap();
+        let text = with_file(
+            "[tenants.file]\nsftp = { host = \"10.0.0.5\", username = \"u\", key_file = \"key\", known_hosts = \"kh\" }\n",
+        );
+        let s = parse(&text, &dir.path().join("hrsync.toml"), &env).unwrap();
+        let sftp = file_spec(&s).sftp.as_ref().unwrap();
+        assert_eq!((sftp.port, sftp.remote_dir.as_str()), (22, "."));
+        assert_eq!(sftp.known_hosts, dir.path().join("kh"));
+        assert!(matches!(&sftp.auth, SftpAuth::Key(k) if k.expose_secret() == CANARY));
+        assert!(!format!("{s:?}").contains(CANARY), "Debug shows no key");
+    }
+
+    #[test]
+    fn file_target_errors_name_the_key() {
+        let scim = "[tenants.scim]\nbase_url = \"https://app.example.com/scim/v2\"\ntoken_env = \"ACME_SCIM_TOKEN\"\n";
+        let e = parse_err(&with_file(&format!("{scim}[tenants.file]\ndirectory = \"out\"\n")));
+        assert!(
+            e.contains("tenants[0]: has both [tenants.scim] and [tenants.file]"),
+            "{e}"
+        );
+        let e = parse_err(&with_file(""));
+        assert!(
+            e.contains("tenants[0].scim: missing; add a [tenants.scim] table") && e.contains("[tenants.file]"),
+            "{e}"
+        );
+        let cases = [
+            ("keep = 3\n", "tenants[0].file: no destination; set directory"),
+            ("directory = \"out\"\nformat = \"xml\"\n", "tenants[0].file.format: expected \"csv\" or \"json\""),
+            ("directory = \"out\"\ndate_format = \"mm/dd/yyyy\"\n", "tenants[0].file.date_format: \"mm/dd/yyyy\" has no date fields"),
+            ("directory = \"out\"\ndate_format = \"%m/%d/%Y %H:%M\"\n", "tenants[0].file.date_format: "),
+            ("directory = \"out\"\nkeep = 0\n", "tenants[0].file.keep: expected an integer 1..=100000, got 0"),
+            ("directory = \"out\"\ncolumns = []\n", "tenants[0].file.columns: must not be empty"),
+            ("directory = \"out\"\ncolumns = \"email\"\n", "tenants[0].file.columns: expected an array of tables"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"{emial}\" }]\n", "tenants[0].file.columns[0].value: emial is not a field of the user file's rows"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"email\" }]\n", "tenants[0].file.columns[0].value: \"email\" is a constant; to read the field write \"{email}\""),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"{email}\" }, { name = \"e\", value = \"{title}\" }]\n", "tenants[0].file.columns[1].name: \"e\" is also the name of tenants[0].file.columns[0]"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", valeu = \"{email}\" }]\n", "tenants[0].file.columns[0]: unknown key \"valeu\"; expected name, value"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\" }]\n", "tenants[0].file.columns[0].value: missing; expected an expression"),
+            ("directory = \"out\"\ncolumns = [{ name = \"cc\", value = \"{ssn}\" }]\n", "tenants[0].file.columns[0].value: ssn is not a field"),
+            ("sftp = { host = \"sftp.example.com\", username = \"u\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp: missing key_file or key_env"),
+            ("sftp = { host = \"sftp.example.com\", username = \"u\", key_env = \"K\", password_env = \"P\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp: both a key and a password are set"),
+            ("sftp = { host = \"sftp://x\", username = \"u\", key_env = \"K\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp.host: expected a host name or IP address"),
+            ("sftp = { host = \"x.example\", username = \"u\", key_env = \"K\" }\n", "tenants[0].file.sftp.known_hosts: missing; expected the path of an OpenSSH known_hosts file"),
+            ("sftp = { host = \"x.example\", port = 0, username = \"u\", key_env = \"K\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp.port: expected an integer 1..=65535, got 0"),
+        ];
+        for (file, expected) in cases {
+            let e = parse_err(&with_file(&format!("[tenants.file]\n{file}")));
+            assert!(e.contains(expected), "{file}: {e}");
+        }
+        // Inline secrets are refused without being echoed, and not offered as keys.
+        let e = parse_err(&with_file(&format!(
+            "[tenants.file]\nsftp = {{ host = \"x.example\", username = \"u\", key = \"{CANARY}\", known_hosts = \"kh\" }}\n"
+        )));
+        assert!(
+            e.contains("tenants[0].file.sftp.key: secrets are not accepted inline; set key_env"),
+            "{e}"
+        );
+        let e = parse_err(&with_file(&format!(
+            "[tenants.file]\nsftp = {{ host = \"x.example\", username = \"u\", password = \"{CANARY}\", known_hosts = \"kh\" }}\n"
+        )));
+        assert!(
+            e.contains("tenants[0].file.sftp.password: secrets are not accepted inline"),
+            "{e}"
+        );
+        let e = parse_err(&with_file(
+            "[tenants.file]\ndirectory = \"out\"\nsftp = { hots = \"x\" }\n",
+        ));
+        assert!(
+            e.contains("tenants[0].file.sftp: unknown key \"hots\" (did you mean \"host\"?)") && !e.contains(" key,"),
+            "{e}"
+        );
+        // A mapped attribute can be a column.
+        let s = parse_ok(&with_file("[tenants.file]\ndirectory = \"out\"\ncolumns = [{ name = \"cost_center\", value = \"{costCenter}\" }]\n").replace(
+            "[tenants.ukg]",
+            "[tenants.mapping.attributes]\n\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\" = \"{orgLevel3Code}\"\n[tenants.ukg]",
+        ));
+        assert_eq!(file_spec(&s).columns[0].name, "cost_center");
     }
 
     #[test]

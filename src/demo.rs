@@ -1,14 +1,18 @@
 //! `hrsync demo`: a real sync with no account and no network. Starts the UKG Pro simulator
 //! (sample roster with a manager hierarchy) and a small SCIM app on loopback, syncs, makes a
 //! hire, a manager change and a termination in "UKG", syncs again, then once more with no
-//! change, and prints what happened at each step.
+//! change, and prints what happened at each step. Beside it a second tenant writes the same
+//! roster as a user file (the file writer, Betterworks' CSV columns) into a temporary folder;
+//! the demo prints the file's path and first lines.
 
 use anyhow::Context;
 use chrono::Utc;
+use hrsync_actors::delivery;
 use hrsync_actors::model::RunSummary;
-use hrsync_actors::spec::TenantSpec;
+use hrsync_actors::spec::{FileSpec, TargetSpec, TenantSpec};
 use hrsync_actors::store::Store;
 use hrsync_actors::upstream::RetryPolicy;
+use hrsync_actors::user_file::{self, FileFormat};
 use hrsync_sim::{sample_roster, ScimSim, UkgSim, UkgSimConfig};
 use serde_json::Value;
 
@@ -38,13 +42,29 @@ pub async fn run(employees: usize) -> anyhow::Result<()> {
         50,
     );
     tenant.ukg.requests_per_second = 50;
-    tenant.scim.requests_per_second = 200;
+    if let Some(scim) = tenant.target.scim_mut() {
+        scim.requests_per_second = 200;
+    }
     let store = Store::temporary().context("cannot create a temporary state database")?;
     let sync = || sync_once(store.clone(), tenant.clone(), None, RetryPolicy::default());
+    // The same roster, written as a user file for an app without SCIM.
+    let folder = std::env::temp_dir().join(format!("hrsync-demo-{}", std::process::id()));
+    let mut file_tenant = tenant.clone();
+    file_tenant.id = "demo-file".into();
+    file_tenant.target = TargetSpec::File(FileSpec {
+        format: FileFormat::Csv,
+        columns: user_file::default_columns(),
+        date_format: user_file::DEFAULT_DATE_FORMAT.into(),
+        directory: Some(folder.clone()),
+        keep: 30,
+        sftp: None,
+    });
+    let sync_file = || sync_once(store.clone(), file_tenant.clone(), None, RetryPolicy::default());
 
     println!("\n1. First sync: the app is empty, everyone in UKG is created (terminated people are not).");
     let first = sync().await?;
     report(&first, &app);
+    sync_file().await?;
 
     println!("\n2. Changes in UKG:");
     let people = ukg.employees();
@@ -135,11 +155,39 @@ pub async fn run(employees: usize) -> anyhow::Result<()> {
         );
     }
 
+    let file_run = sync_file().await?;
+
     println!("\n4. Third sync: nothing changed in UKG, nothing is written.");
     let writes_before = app.write_count();
     let third = sync().await?;
     report(&third, &app);
     println!("   SCIM writes during this sync: {}", app.write_count() - writes_before);
+
+    println!("\n5. The file writer, for apps that take users as a file (e.g. Betterworks' user CSV):");
+    println!("   a second tenant wrote the same roster after the changes, one row per employee:");
+    let path = folder.join(delivery::run_file_name(
+        "demo-file",
+        file_run.started_at,
+        file_run.run_id,
+        FileFormat::Csv,
+    ));
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    println!("   {}", path.display());
+    let first: Vec<&str> = text.lines().take(6).collect();
+    for line in &first {
+        println!("   | {line}");
+    }
+    let leaver_email = format!("{},", leaver.email.as_deref().unwrap_or_default().to_lowercase());
+    if let Some(row) = text.lines().find(|l| l.starts_with(&leaver_email)) {
+        if !first.contains(&row) {
+            println!("   | …");
+            println!("   | {row}");
+        }
+        println!(
+            "   ({} {}'s row carries a deactivation_date; beside the file, a -latest copy)",
+            leaver.first_name, leaver.last_name
+        );
+    }
 
     ukg.shutdown().await;
     app.shutdown().await;

@@ -12,6 +12,9 @@ pub enum PanicPoint {
     /// In the writer, right after page `page` of this tenant was committed and flushed
     /// (before the fetcher is acked).
     AfterCommit { tenant: String, page: u32 },
+    /// In the file writer, after the run's file was delivered and before the run's states
+    /// were committed.
+    BeforeFileCommit { tenant: String },
 }
 
 /// A set of armed one-shot panic points.

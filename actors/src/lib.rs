@@ -1,12 +1,14 @@
 //! hrsync-actors: everything that runs under supervision.
 //!
-//! Per tenant: `TenantSupervisor` spawns `Fetcher → Mapper → Writer` and a `Notifier`; the
+//! Per tenant: `TenantSupervisor` spawns `Fetcher → Mapper → Writer` (SCIM) or `FileWriter`
+//! (a user file, in a folder or over SFTP) and a `Notifier`; the
 //! root `Supervisor` spawns and watches one `TenantSupervisor` per tenant. The UKG client, the
 //! SCIM client, the mapping and the store live here too; the binary (`src/`) only turns the
 //! config file into [`spec`] values and wires the HTTP face.
 
 pub mod approve;
 pub mod brake;
+pub mod delivery;
 pub mod error;
 pub mod expr;
 pub mod faults;
@@ -14,12 +16,15 @@ pub mod mapping;
 pub mod model;
 pub mod scim;
 pub mod scope;
+pub mod sftp;
 pub mod spec;
 pub mod store;
 pub mod ukg;
 pub mod upstream;
+pub mod user_file;
 
 pub mod fetcher;
+pub mod file_writer;
 pub mod mailer;
 pub mod mapper;
 pub mod notifier;

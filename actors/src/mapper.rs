@@ -285,6 +285,7 @@ fn out_of_scope_deactivation(prior: Option<EmployeeState>, id: &str, rule: &str)
         location: None,
         active: true,
         manager_external_id: None,
+        termination_date: None,
         extra: Default::default(),
     });
     user.active = false;

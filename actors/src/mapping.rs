@@ -152,6 +152,7 @@ pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Resul
         employee_number: e.employee_number.clone(),
         location: e.work_location.clone(),
         active: is_active_on(e, today, spec.active_statuses.as_deref()),
+        termination_date: None,
         manager_external_id: e.supervisor_id.clone().filter(|m| *m != e.employee_id),
         extra: Default::default(),
     };
@@ -170,6 +171,9 @@ pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Resul
         user.user_name = user.email.clone();
     }
     user.user_name = user.user_name.to_lowercase();
+    if !user.active {
+        user.termination_date = e.termination_date;
+    }
     if user.given_name.is_empty() {
         return Err(MapError::MissingFirstName);
     }
@@ -317,16 +321,19 @@ mod tests {
             map_employee(&e, today(), &MappingSpec::default()).unwrap().active,
             "before the date"
         );
-        assert!(
-            !map_employee(
-                &e,
-                NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-                &MappingSpec::default()
-            )
-            .unwrap()
-            .active,
-            "on the date"
+        let before = map_employee(&e, today(), &MappingSpec::default()).unwrap();
+        assert_eq!(
+            before.termination_date, None,
+            "an active user carries no termination date"
         );
+        let on_the_day = map_employee(
+            &e,
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            &MappingSpec::default(),
+        )
+        .unwrap();
+        assert!(!on_the_day.active, "on the date");
+        assert_eq!(on_the_day.termination_date, NaiveDate::from_ymd_opt(2026, 12, 1));
         e.termination_date = None;
         assert!(
             !map_employee(&e, today(), &MappingSpec::default()).unwrap().active,

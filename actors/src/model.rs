@@ -54,6 +54,11 @@ pub struct AppUser {
     pub employee_number: Option<String>,
     pub location: Option<String>,
     pub active: bool,
+    /// The UKG termination date (`dateOfTermination`), kept only once the user is inactive:
+    /// the file writer writes it as `deactivation_date`; SCIM has no such attribute. Left out
+    /// of the JSON when empty, so the content hash of active users is what it always was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_date: Option<NaiveDate>,
     /// The manager's UKG employee id (resolved to an app id at write time).
     pub manager_external_id: Option<String>,
     /// Attributes added by the tenant's mapping, by SCIM path (e.g. `nickName`,

@@ -177,15 +177,19 @@ impl Review {
 }
 
 /// Computes the plan to review: the full diff (see `plan::plan`), with creates sorted into
-/// new users, adoptions and conflicts against the app's current users.
+/// new users, adoptions and conflicts against the app's current users (SCIM targets; a
+/// user file has no app users to compare with).
 pub async fn compute(
     spec: &TenantSpec,
     store: &dyn ProgressStore,
     ukg: &UkgClient,
-    scim: &ScimClient,
+    scim: Option<&ScimClient>,
 ) -> Result<(Review, PlanReport), PlanError> {
     let (report, items) = crate::plan::plan_with_items(spec, store, ukg).await?;
-    let app_users = scim.list_users().await?;
+    let app_users = match scim {
+        Some(scim) => scim.list_users().await?,
+        None => Vec::new(),
+    };
     let by_external_id: BTreeMap<&str, &crate::scim::RemoteUser> = app_users
         .iter()
         .filter_map(|u| u.external_id.as_deref().map(|x| (x, u)))

@@ -402,6 +402,7 @@ mod tests {
             employee_number: Some("000123".into()),
             location: None,
             active: true,
+            termination_date: None,
             manager_external_id: Some("E0".into()),
             extra: [
                 (

@@ -35,8 +35,36 @@ pub struct TenantSpec {
     pub scope: crate::scope::ScopeSpec,
     /// Where the roster is read from.
     pub ukg: UkgSpec,
-    /// Where users are written to.
-    pub scim: ScimSpec,
+    /// Where users are written to: an app through SCIM, or a user file.
+    pub target: TargetSpec,
+}
+
+/// Where a tenant's users are written: the writer the tenant supervisor spawns.
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    /// An app with a SCIM 2.0 API (`writer::Writer`).
+    Scim(ScimSpec),
+    /// A user file (CSV or JSON lines) dropped in a folder and/or uploaded by SFTP
+    /// (`file_writer::FileWriter`).
+    File(FileSpec),
+}
+
+impl TargetSpec {
+    /// The SCIM settings, when the target is a SCIM app.
+    pub fn scim(&self) -> Option<&ScimSpec> {
+        match self {
+            TargetSpec::Scim(s) => Some(s),
+            TargetSpec::File(_) => None,
+        }
+    }
+
+    /// The SCIM settings, mutable (tests and benchmarks adjust them).
+    pub fn scim_mut(&mut self) -> Option<&mut ScimSpec> {
+        match self {
+            TargetSpec::Scim(s) => Some(s),
+            TargetSpec::File(_) => None,
+        }
+    }
 }
 
 /// How to reach one tenant's UKG Pro REST API.
@@ -151,14 +179,32 @@ impl TenantSpec {
                 department_org_level: 1,
                 timeout: Duration::from_secs(30),
             },
-            scim: ScimSpec {
+            target: TargetSpec::Scim(ScimSpec {
                 base_url: scim_base,
                 token: token.into(),
                 requests_per_second: 1000,
                 burst: None,
                 concurrency: 4,
                 timeout: Duration::from_secs(30),
-            },
+            }),
         }
     }
+}
+
+/// How a tenant's user file is written and delivered (see `user_file`, `delivery`, `sftp`).
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    /// CSV (RFC 4180) or JSON lines.
+    pub format: crate::user_file::FileFormat,
+    /// The columns, in order: header name and expression over the row fields
+    /// (`user_file::ROW_FIELDS` and the tenant's mapped attributes).
+    pub columns: Vec<crate::user_file::Column>,
+    /// chrono `strftime` format of dates (default `%m/%d/%Y`).
+    pub date_format: String,
+    /// The drop folder, if the file is kept locally.
+    pub directory: Option<std::path::PathBuf>,
+    /// Run files kept in `directory` (older ones are removed; the `latest` copy stays).
+    pub keep: usize,
+    /// The SFTP server the file is uploaded to, if any.
+    pub sftp: Option<crate::sftp::SftpSpec>,
 }

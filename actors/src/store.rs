@@ -6,7 +6,8 @@
 //! `{tenant}/runs` (run id → [`RunSummary`]) and `{tenant}/links` (employee id → manager's
 //! employee id, for manager links waiting for the manager to exist in the app) and
 //! `{tenant}/deactivations` (employee id → reason, applied at the end of a run if the
-//! brake allows). Values are JSON. The actors see a
+//! brake allows) and `{tenant}/staged` (employee id → the state a file-writer run will apply
+//! once its file is delivered). Values are JSON. The actors see a
 //! [`ProgressStore`] trait object, so another backend (e.g. PostgreSQL with leases) can
 //! replace sled when tenants outgrow one machine.
 //!
@@ -96,6 +97,16 @@ pub trait ProgressStore: Send + Sync {
     /// Employees read by the last complete roster read.
     fn last_roster_size(&self) -> Result<Option<u64>, StoreError>;
     fn set_last_roster_size(&self, n: u64) -> Result<(), StoreError>;
+    /// Starts staging for run `run_id` (the file writer), or resumes it: a staging left by
+    /// another, unfinished run is dropped, with its pending deactivations.
+    fn begin_staging(&self, run_id: u64) -> Result<(), StoreError>;
+    /// Stages the state an employee will have once the run's file is delivered.
+    fn stage_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError>;
+    /// The staged states.
+    fn staged(&self) -> Result<Vec<(String, EmployeeState)>, StoreError>;
+    /// After the run's file is delivered, in one transaction: `applied` becomes applied state,
+    /// the staging and the pending deactivations are cleared, `held` (if any) is recorded.
+    fn commit_staged(&self, commit: &StagedCommit) -> Result<(), StoreError>;
     /// Deactivations held by the brake, waiting for approval.
     fn held(&self) -> Result<Option<Held>, StoreError>;
     fn set_held(&self, held: Option<&Held>) -> Result<(), StoreError>;
@@ -176,6 +187,7 @@ impl Store {
             deactivations: self.db.open_tree(format!("{tenant}/deactivations"))?,
             mail: self.db.open_tree(format!("{tenant}/mail"))?,
             creates: self.db.open_tree(format!("{tenant}/creates"))?,
+            staged: self.db.open_tree(format!("{tenant}/staged"))?,
         }))
     }
 
@@ -195,6 +207,7 @@ struct SledTenant {
     deactivations: sled::Tree,
     mail: sled::Tree,
     creates: sled::Tree,
+    staged: sled::Tree,
 }
 
 const CURSOR: &[u8] = b"cursor";
@@ -206,6 +219,7 @@ const SENT: &[u8] = b"sent/";
 const FAILING: &[u8] = b"failing";
 const REVIEW: &[u8] = b"review";
 const FINGERPRINT: &[u8] = b"fingerprint";
+const STAGED_RUN: &[u8] = b"staged_run";
 
 fn outbox_key(id: u64) -> Vec<u8> {
     [OUTBOX, &id.to_be_bytes()].concat()
@@ -218,6 +232,19 @@ pub struct PendingCreate {
     pub hash: String,
     /// The run that deferred it: a later run drops it (and plans the employee afresh).
     pub run_id: u64,
+}
+
+/// What the end of a file-writer run makes durable at once (see `commit_staged`).
+#[derive(Debug, Clone, Default)]
+pub struct StagedCommit {
+    /// The employees' new applied state.
+    pub applied: Vec<(String, EmployeeState)>,
+    /// Staged entries to clear (every one the run staged).
+    pub staged: Vec<String>,
+    /// Pending deactivations to clear (applied, held or dropped).
+    pub deactivations: Vec<String>,
+    /// Deactivations the brake held, if it tripped.
+    pub held: Option<Held>,
 }
 
 /// An email waiting to be sent (kept across restarts until sent or expired).
@@ -344,6 +371,48 @@ impl ProgressStore for SledTenant {
 
     fn set_last_roster_size(&self, n: u64) -> Result<(), StoreError> {
         self.meta.insert(ROSTER_SIZE, encode(&n))?;
+        Ok(())
+    }
+
+    fn begin_staging(&self, run_id: u64) -> Result<(), StoreError> {
+        let current: Option<u64> = self.meta.get(STAGED_RUN)?.map(|v| decode(STAGED_RUN, &v)).transpose()?;
+        if current != Some(run_id) {
+            // Cleared before the run id is recorded: a crash in between clears again.
+            self.staged.clear()?;
+            self.deactivations.clear()?;
+            self.meta.insert(STAGED_RUN, encode(&run_id))?;
+        }
+        Ok(())
+    }
+
+    fn stage_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError> {
+        self.staged.insert(employee_id.as_bytes(), encode(state))?;
+        Ok(())
+    }
+
+    fn staged(&self) -> Result<Vec<(String, EmployeeState)>, StoreError> {
+        decoded_pairs(&self.staged)
+    }
+
+    fn commit_staged(&self, commit: &StagedCommit) -> Result<(), StoreError> {
+        use sled::Transactional;
+        (&self.employees, &self.staged, &self.deactivations, &self.meta).transaction(
+            |(employees, staged, deactivations, meta)| {
+                for (id, state) in &commit.applied {
+                    employees.insert(id.as_bytes(), encode(state))?;
+                }
+                for id in &commit.staged {
+                    staged.remove(id.as_bytes())?;
+                }
+                for id in &commit.deactivations {
+                    deactivations.remove(id.as_bytes())?;
+                }
+                if let Some(h) = &commit.held {
+                    meta.insert(HELD, encode(h))?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            },
+        )?;
         Ok(())
     }
 
@@ -617,6 +686,51 @@ mod tests {
         let c = t.begin_run(Utc::now()).unwrap();
         assert_eq!((c.run_id, c.pages_committed), (2, 0));
         assert_eq!(t.runs(10).unwrap()[0].run_id, 1);
+    }
+
+    #[test]
+    fn staging_belongs_to_one_run_and_commits_at_once() {
+        let store = Store::temporary().unwrap();
+        let t = store.tenant("t").unwrap();
+        let s = |app: &str| EmployeeState {
+            app_id: app.into(),
+            hash: "h".into(),
+            active: true,
+            manager: None,
+            user: None,
+            applied_at: Utc::now(),
+        };
+        t.begin_staging(1).unwrap();
+        t.stage_employee("E1", &s("E1")).unwrap();
+        t.add_pending_deactivation("E9", "terminated in UKG").unwrap();
+        // The same run resumed keeps its staging; nothing is applied yet.
+        t.begin_staging(1).unwrap();
+        assert_eq!(t.staged().unwrap().len(), 1);
+        assert_eq!(t.employee("E1").unwrap(), None);
+        // Another run drops what an unfinished run staged.
+        t.begin_staging(2).unwrap();
+        assert!(t.staged().unwrap().is_empty());
+        assert!(t.pending_deactivations().unwrap().is_empty());
+
+        t.stage_employee("E2", &s("E2")).unwrap();
+        t.add_pending_deactivation("E3", "absent from the UKG roster").unwrap();
+        let held = Held {
+            run_id: 2,
+            reason: "r".into(),
+            deactivations: vec![],
+        };
+        let e2 = s("E2");
+        t.commit_staged(&StagedCommit {
+            applied: vec![("E2".into(), e2.clone())],
+            staged: vec!["E2".into()],
+            deactivations: vec!["E3".into()],
+            held: Some(held.clone()),
+        })
+        .unwrap();
+        assert_eq!(t.employee("E2").unwrap(), Some(e2));
+        assert!(t.staged().unwrap().is_empty());
+        assert!(t.pending_deactivations().unwrap().is_empty());
+        assert_eq!(t.held().unwrap(), Some(held));
     }
 
     #[test]

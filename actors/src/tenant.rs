@@ -5,6 +5,9 @@
 //! (writer), `RunFailed` (fetcher or writer), `Respawn` (itself, after a backoff). Sends
 //! `FetcherMsg::Start` to begin a run and `NotifierMsg::RunEnded` when one ends.
 //!
+//! The writer is the SCIM [`Writer`] or the [`FileWriter`], per the tenant's target; both keep
+//! the writer contract (`writer::RosterWriter`), so the rest of the pipeline is the same.
+//!
 //! Supervision: when a pipeline actor fails (error or panic), the whole pipeline is stopped
 //! and respawned after an exponential backoff (1 s doubling to 5 min) with a new generation;
 //! a run in progress resumes from its committed cursor. Messages of an older generation
@@ -20,6 +23,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::faults::FaultHook;
 use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
+use crate::file_writer::{FileWriter, FileWriterArgs};
 use crate::mailer::Mailer;
 use crate::mapper::{Mapper, MapperArgs, MapperMsg};
 use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary, Traffic};
@@ -29,12 +33,12 @@ use crate::quarantine::{Health, Transition};
 use crate::restart::{stopped_child, Backoff};
 use crate::review::{self, Need, Review, ReviewSummary};
 use crate::scim::ScimClient;
-use crate::spec::TenantSpec;
+use crate::spec::{TargetSpec, TenantSpec};
 use crate::status::{StatusBoard, TenantState};
 use crate::store::ProgressStore;
 use crate::ukg::UkgClient;
 use crate::upstream::{self, Counters, Limiter, RetryPolicy};
-use crate::writer::{Writer, WriterArgs, WriterMsg};
+use crate::writer::{RosterWriter, Writer, WriterArgs, WriterMsg};
 
 /// Pipeline crashes within one run after which the run is reported failed.
 pub const MAX_CRASHES_PER_RUN: u32 = 5;
@@ -102,9 +106,14 @@ pub struct TenantResources {
 
 impl TenantResources {
     pub fn new(spec: &TenantSpec) -> Self {
+        // A file target makes no SCIM requests; its limiter is never asked.
+        let (scim_rps, scim_burst) = spec
+            .target
+            .scim()
+            .map_or((1, None), |s| (s.requests_per_second, s.burst));
         TenantResources {
             ukg_limiter: upstream::limiter(spec.ukg.requests_per_second, spec.ukg.burst),
-            scim_limiter: upstream::limiter(spec.scim.requests_per_second, spec.scim.burst),
+            scim_limiter: upstream::limiter(scim_rps, scim_burst),
             ukg_counters: Arc::default(),
             scim_counters: Arc::default(),
         }
@@ -403,14 +412,8 @@ async fn approve(state: &mut TenantSupervisorState, run: u64, reject: bool) -> R
             .map_err(|e| e.to_string())?;
         return Ok(format!("tenant {tenant} run {run}: {n} held deactivation(s) dropped"));
     }
-    let res = &state.args.resources;
-    let scim = ScimClient::new(
-        state.args.spec.scim.clone(),
-        res.scim_limiter.clone(),
-        res.scim_counters.clone(),
-    )
-    .with_retry_policy(state.args.retry.clone());
-    let released = crate::approve::approve_held(store, &scim, run)
+    let (spec, res, retry) = (&state.args.spec, &state.args.resources, state.args.retry.clone());
+    let released = crate::approve::approve_on_target(spec, store, res, retry, run)
         .await
         .map_err(|e| e.to_string())?;
     info!(tenant = %tenant, run, deactivated = released.deactivated.len(), failed = released.failed.len(), "held deactivations released");
@@ -468,30 +471,38 @@ async fn spawn_pipeline(
     let id = &args.spec.id;
     let generation = args.store.next_generation()?;
     let res = &args.resources;
-    let scim = ScimClient::new(
-        args.spec.scim.clone(),
-        res.scim_limiter.clone(),
-        res.scim_counters.clone(),
-    )
-    .with_retry_policy(args.retry.clone());
     let ukg = UkgClient::new(args.spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
         .with_retry_policy(args.retry.clone());
     let sup = myself.get_cell();
-    let (writer, _) = Actor::spawn_linked(
-        Some(format!("{id}/writer")),
-        Writer,
-        WriterArgs {
-            store: args.store.clone(),
-            scim,
-            tenant: myself.clone(),
-            concurrency: args.spec.scim.concurrency,
-            brake: args.spec.brake.clone(),
-            status: args.status.clone(),
-            faults: args.faults.clone(),
-        },
-        sup.clone(),
-    )
-    .await?;
+    let name = format!("{id}/writer");
+    let writer = match &args.spec.target {
+        TargetSpec::Scim(scim_spec) => {
+            let scim = ScimClient::new(scim_spec.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
+                .with_retry_policy(args.retry.clone());
+            let writer_args = WriterArgs {
+                store: args.store.clone(),
+                scim,
+                tenant: myself.clone(),
+                concurrency: scim_spec.concurrency,
+                brake: args.spec.brake.clone(),
+                status: args.status.clone(),
+                faults: args.faults.clone(),
+            };
+            spawn_writer(name, Writer, writer_args, sup.clone()).await?
+        }
+        TargetSpec::File(file_spec) => {
+            let writer_args = FileWriterArgs {
+                store: args.store.clone(),
+                spec: file_spec.clone(),
+                tenant: myself.clone(),
+                timezone: args.spec.timezone,
+                brake: args.spec.brake.clone(),
+                status: args.status.clone(),
+                faults: args.faults.clone(),
+            };
+            spawn_writer(name, FileWriter, writer_args, sup.clone()).await?
+        }
+    };
     let mapper = Actor::spawn_linked(
         Some(format!("{id}/mapper")),
         Mapper,
@@ -544,6 +555,16 @@ async fn spawn_pipeline(
     args.status.update(id, |s| s.up = true);
     info!(tenant = %id, generation, "pipeline up");
     Ok(())
+}
+
+/// Spawns a writer (either kind: both take `WriterMsg`) linked to the tenant supervisor.
+async fn spawn_writer<W: RosterWriter>(
+    name: String,
+    writer: W,
+    args: W::Arguments,
+    sup: ActorCell,
+) -> Result<ActorRef<WriterMsg>, ractor::SpawnErr> {
+    Ok(Actor::spawn_linked(Some(name), writer, args, sup).await?.0)
 }
 
 fn request_run(
@@ -641,11 +662,14 @@ fn start_review(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState)
     let res = &state.args.resources;
     let ukg = UkgClient::new(spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
         .with_retry_policy(state.args.retry.clone());
-    let scim = ScimClient::new(spec.scim.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
-        .with_retry_policy(state.args.retry.clone());
+    // The app's users sort creates into adoptions and conflicts; a user file has none.
+    let scim = spec.target.scim().map(|s| {
+        ScimClient::new(s.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
+            .with_retry_policy(state.args.retry.clone())
+    });
     let myself = myself.clone();
     tokio::spawn(async move {
-        let result = review::compute(&spec, store.as_ref(), &ukg, &scim)
+        let result = review::compute(&spec, store.as_ref(), &ukg, scim.as_ref())
             .await
             .map(Box::new)
             .map_err(|e| e.to_string());

@@ -10,6 +10,14 @@
 //! changes were attempted; creates look up by externalId first, so replaying a change whose
 //! confirmation was lost adopts the user instead of duplicating it. Managers that do not
 //! exist in the app yet are linked in a second pass after the last page.
+//!
+//! The writer contract ([`RosterWriter`]), kept by this writer and by
+//! `file_writer::FileWriter`: take `WriterMsg::Apply` pages in order; record an employee's
+//! state only once the target has the change; commit each page (`commit_page`, flush) and
+//! ack the fetcher; after the last page, pass the run's deactivations through the roster
+//! guard and the brake (absence counts only after a complete read), then end the run with
+//! `RunCompleted` or `RunFailed`. The tenant supervisor spawns one or the other per the
+//! tenant's target; the mapper does not know which.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -36,6 +44,12 @@ pub enum WriterMsg {
     /// managers still pending and report the run complete.
     Apply(PagePlan),
 }
+
+/// The writer contract (see the module doc): an actor that applies `WriterMsg::Apply` pages,
+/// commits and acks each, and ends each run with `TenantMsg::RunCompleted` / `RunFailed`.
+pub trait RosterWriter: Actor<Msg = WriterMsg> {}
+
+impl RosterWriter for Writer {}
 
 pub struct Writer;
 

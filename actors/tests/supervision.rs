@@ -40,8 +40,10 @@ fn spec(id: &str, ukg: &UkgSim, app: &ScimSim, page_size: u32, concurrency: usiz
     t.schedule = Duration::from_secs(3600);
     t.technical_contact = "it@sup.example".into();
     t.ukg.timeout = Duration::from_secs(10);
-    t.scim.timeout = Duration::from_secs(10);
-    t.scim.concurrency = concurrency;
+    if let Some(scim) = t.target.scim_mut() {
+        scim.timeout = Duration::from_secs(10);
+        scim.concurrency = concurrency;
+    }
     t
 }
 

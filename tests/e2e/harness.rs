@@ -184,17 +184,21 @@ password_env = "{p}_UKG_PASSWORD"
 api_key_env = "{p}_UKG_API_KEY"
 page_size = {page_size}
 requests_per_second = 200
-
-[tenants.scim]
-base_url = "{scim}"
-token_env = "{p}_SCIM_TOKEN"
-requests_per_second = 500
-"#,
+{scim}"#,
             id = self.id,
             ukg = self.ukg_base,
             user = UKG_USER,
             page_size = self.page_size,
-            scim = self.scim_base,
+            scim = self.scim_toml(),
+        )
+    }
+
+    /// The tenant's `[tenants.scim]` table, as `toml()` writes it.
+    pub fn scim_toml(&self) -> String {
+        format!(
+            "\n[tenants.scim]\nbase_url = \"{}\"\ntoken_env = \"{}_SCIM_TOKEN\"\nrequests_per_second = 500\n",
+            self.scim_base,
+            self.env_prefix()
         )
     }
 
@@ -243,6 +247,16 @@ impl Setup {
     pub fn edit(&self, f: impl FnOnce(String) -> String) {
         let text = std::fs::read_to_string(&self.config).unwrap();
         std::fs::write(&self.config, f(text)).unwrap();
+    }
+
+    /// Writes `tenant`'s users to another target: its `[tenants.scim]` table is replaced by
+    /// `target` (e.g. a `[tenants.file]` table).
+    pub fn set_target(&self, tenant: &TenantConf, target: &str) {
+        let scim = tenant.scim_toml();
+        self.edit(|t| {
+            assert!(t.contains(&scim), "no [tenants.scim] table for {}", tenant.id);
+            t.replacen(&scim, &format!("\n{target}"), 1)
+        });
     }
 
     /// Short retry waits, so tests of failing upstreams finish quickly.

@@ -2,10 +2,12 @@
 //! `scim2-server` (installed by scripts/test.sh). One test binary, several modules.
 
 mod harness;
+mod sshd;
 
 mod check;
 mod config_errors;
 mod crash;
+mod file_writer;
 mod http_face;
 mod notify;
 mod page;

@@ -205,7 +205,10 @@ async fn flags_add_a_checked_tenant_with_references_and_first_run_review() {
     let acme = parsed_acme(&fixture);
     assert!(acme.first_run_review);
     assert_eq!(acme.ukg.base_url, ukg.base_url());
-    assert_eq!(acme.scim.base_url, scim.base_url("acme"));
+    assert_eq!(
+        acme.target.scim().map(|s| s.base_url.clone()),
+        Some(scim.base_url("acme"))
+    );
 
     // It said what was checked and written, and what comes next.
     assert!(
@@ -394,7 +397,10 @@ async fn interactive_answers_are_checked_and_a_failed_value_is_asked_again() {
     assert_no_secret_in_file(&fixture);
     let acme = parsed_acme(&fixture);
     assert!(acme.first_run_review);
-    assert_eq!(acme.scim.base_url, scim.base_url("acme"));
+    assert_eq!(
+        acme.target.scim().map(|s| s.base_url.clone()),
+        Some(scim.base_url("acme"))
+    );
     assert_eq!(acme.technical_contact, "it-alerts@acme.example");
 }
 
