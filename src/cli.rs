@@ -158,6 +158,10 @@ pub struct TenantAddArgs {
     /// File holding the app's SCIM bearer token.
     #[arg(long, value_name = "PATH")]
     pub scim_token_file: Option<String>,
+    /// Write a user file (Betterworks-style CSV) into this folder instead of using SCIM
+    /// (`[tenants.file]`; SFTP delivery and columns are added to the block by hand).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scim_url", "scim_token_env", "scim_token_file"])]
+    pub file_dir: Option<String>,
     /// The tenant's technical contact (email address), told when a run needs a person.
     #[arg(long, value_name = "EMAIL")]
     pub contact: Option<String>,

@@ -142,8 +142,37 @@ struct NewTenant {
     ukg_username: String,
     ukg_password: Secret,
     ukg_api_key: Secret,
-    scim_url: String,
-    scim_token: Secret,
+    target: NewTarget,
+}
+
+/// Where the new tenant's users go.
+enum NewTarget {
+    /// An app's SCIM 2.0 API.
+    Scim { url: String, token: Secret },
+    /// A user file in a drop folder (absolute path).
+    File { directory: String },
+}
+
+impl NewTenant {
+    /// The secrets the block refers to.
+    fn secrets(&self) -> Vec<&Secret> {
+        let mut out = vec![&self.ukg_password, &self.ukg_api_key];
+        if let NewTarget::Scim { token, .. } = &self.target {
+            out.push(token);
+        }
+        out
+    }
+}
+
+/// The folder answer as an absolute path, checked (a folder, writable, or not there yet).
+fn parse_file_dir(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("expected a folder path, e.g. /var/lib/hrsync/outbox/acme".into());
+    }
+    let path = std::path::absolute(raw).map_err(|e| format!("{raw}: {e}"))?;
+    hrsync_actors::delivery::check_local(&path)?;
+    Ok(path.display().to_string())
 }
 
 /// Runs `hrsync tenant add`. `Ok(1)` when the non-interactive checks failed (the problems
@@ -203,8 +232,7 @@ fn all_given(a: &TenantAddArgs) -> bool {
         && a.ukg_username.is_some()
         && (a.ukg_password_env.is_some() || a.ukg_password_file.is_some())
         && (a.ukg_api_key_env.is_some() || a.ukg_api_key_file.is_some())
-        && a.scim_url.is_some()
-        && (a.scim_token_env.is_some() || a.scim_token_file.is_some())
+        && (a.file_dir.is_some() || a.scim_url.is_some() && (a.scim_token_env.is_some() || a.scim_token_file.is_some()))
         && a.contact.is_some()
 }
 
@@ -513,14 +541,22 @@ async fn non_interactive(args: &TenantAddArgs, ids: &[String]) -> Result<NewTena
     );
     let ukg_password = secret_flag(&mut problems, args, UKG_PASSWORD);
     let ukg_api_key = secret_flag(&mut problems, args, UKG_API_KEY);
-    let scim_url = flag(
-        &mut problems,
-        "scim-url",
-        args.scim_url.as_deref(),
-        "the app's SCIM base URL, e.g. https://app.example.com/scim/v2",
-        |v| told("SCIM URL", config::normalize_scim_url(v)),
-    );
-    let scim_token = secret_flag(&mut problems, args, SCIM_TOKEN);
+    let file_dir = match &args.file_dir {
+        Some(dir) => flag(&mut problems, "file-dir", Some(dir), "a folder", parse_file_dir),
+        None => None,
+    };
+    let (scim_url, scim_token) = if args.file_dir.is_some() {
+        (None, None)
+    } else {
+        let url = flag(
+            &mut problems,
+            "scim-url",
+            args.scim_url.as_deref(),
+            "the app's SCIM base URL, e.g. https://app.example.com/scim/v2 (or --file-dir for a user file)",
+            |v| told("SCIM URL", config::normalize_scim_url(v)),
+        );
+        (url, secret_flag(&mut problems, args, SCIM_TOKEN))
+    };
     let contact = flag(
         &mut problems,
         "contact",
@@ -548,16 +584,12 @@ async fn non_interactive(args: &TenantAddArgs, ids: &[String]) -> Result<NewTena
             problems.push(problem);
         }
     }
-    match (
-        id,
-        contact,
-        ukg_url,
-        ukg_username,
-        ukg_password,
-        ukg_api_key,
-        scim_url,
-        scim_token,
-    ) {
+    let target = match (file_dir, scim_url, scim_token) {
+        (Some(directory), _, _) => Some(NewTarget::File { directory }),
+        (None, Some(url), Some(token)) => Some(NewTarget::Scim { url, token }),
+        _ => None,
+    };
+    match (id, contact, ukg_url, ukg_username, ukg_password, ukg_api_key, target) {
         (
             Some(id),
             Some(contact),
@@ -565,8 +597,7 @@ async fn non_interactive(args: &TenantAddArgs, ids: &[String]) -> Result<NewTena
             Some(ukg_username),
             Some(ukg_password),
             Some(ukg_api_key),
-            Some(scim_url),
-            Some(scim_token),
+            Some(target),
         ) if problems.is_empty() => Ok(NewTenant {
             id,
             contact,
@@ -574,8 +605,7 @@ async fn non_interactive(args: &TenantAddArgs, ids: &[String]) -> Result<NewTena
             ukg_username,
             ukg_password,
             ukg_api_key,
-            scim_url,
-            scim_token,
+            target,
         }),
         _ => Err(problems),
     }
@@ -779,40 +809,7 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             api_key = self.obtain_secret(UKG_API_KEY, &id, None, Some(&previous)).await?;
         }
 
-        // The SCIM app, the same way.
-        eprintln!("\nThe app (SCIM 2.0)");
-        let mut scim_url = self
-            .ask_url(
-                SCIM_URL_QUESTION,
-                args.scim_url.clone(),
-                None,
-                config::normalize_scim_url,
-            )
-            .await?;
-        let mut token = self
-            .obtain_secret(SCIM_TOKEN, &id, given_ref(args, SCIM_TOKEN), None)
-            .await?;
-        loop {
-            let base = &scim_url.1;
-            eprintln!("Checking the SCIM app at {base} ...");
-            let result = check::check_scim(&scim_spec(base, &token), policy()).await;
-            print_lines(&[check::scim_line("", base, &result, None)]);
-            match scim_problem(base, &result) {
-                None => break,
-                Some((text, true)) => {
-                    eprintln!("✗ {text}\n  Enter the token reference again:");
-                    let previous = token.reference.answer().to_string();
-                    token = self.obtain_secret(SCIM_TOKEN, &id, None, Some(&previous)).await?;
-                }
-                Some((text, false)) => {
-                    eprintln!("✗ {text}\n  Enter the URL again:");
-                    scim_url = self
-                        .ask_url(SCIM_URL_QUESTION, None, Some(&scim_url.0), config::normalize_scim_url)
-                        .await?;
-                }
-            }
-        }
-
+        let target = self.ask_target(args, &id).await?;
         eprintln!();
         let (_, contact) = self
             .obtain(
@@ -829,9 +826,76 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             ukg_username: user.1,
             ukg_password: password,
             ukg_api_key: api_key,
-            scim_url: scim_url.1,
-            scim_token: token,
+            target,
         })
+    }
+
+    /// Where users go: the SCIM app (URL and token, checked live) or a user file's folder.
+    async fn ask_target(&mut self, args: &TenantAddArgs, id: &str) -> anyhow::Result<NewTarget> {
+        let kind = if args.file_dir.is_some() {
+            "file".to_string()
+        } else if args.scim_url.is_some() || args.scim_token_env.is_some() || args.scim_token_file.is_some() {
+            "scim".to_string()
+        } else {
+            eprintln!();
+            self.obtain(
+                "Target: \"scim\" (the app's SCIM 2.0 API) or \"file\" (a user file in a folder, e.g. for Betterworks)",
+                None,
+                Some("scim"),
+                |v| match v.trim().to_lowercase().as_str() {
+                    k @ ("scim" | "file") => Ok(k.to_string()),
+                    _ => Err("expected scim or file".to_string()),
+                },
+            )
+            .await?
+            .1
+        };
+        if kind == "file" {
+            let (_, directory) = self
+                .obtain(
+                    "Folder for the user file (created by the first run if missing)",
+                    args.file_dir.clone(),
+                    None,
+                    parse_file_dir,
+                )
+                .await?;
+            eprintln!("  ✓ user file folder {directory}");
+            return Ok(NewTarget::File { directory });
+        }
+        // The SCIM app, the same way as UKG.
+        eprintln!("\nThe app (SCIM 2.0)");
+        let mut scim_url = self
+            .ask_url(
+                SCIM_URL_QUESTION,
+                args.scim_url.clone(),
+                None,
+                config::normalize_scim_url,
+            )
+            .await?;
+        let mut token = self
+            .obtain_secret(SCIM_TOKEN, id, given_ref(args, SCIM_TOKEN), None)
+            .await?;
+        loop {
+            let base = &scim_url.1;
+            eprintln!("Checking the SCIM app at {base} ...");
+            let result = check::check_scim(&scim_spec(base, &token), policy()).await;
+            print_lines(&[check::scim_line("", base, &result, None)]);
+            match scim_problem(base, &result) {
+                None => break,
+                Some((text, true)) => {
+                    eprintln!("✗ {text}\n  Enter the token reference again:");
+                    let previous = token.reference.answer().to_string();
+                    token = self.obtain_secret(SCIM_TOKEN, id, None, Some(&previous)).await?;
+                }
+                Some((text, false)) => {
+                    eprintln!("✗ {text}\n  Enter the URL again:");
+                    scim_url = self
+                        .ask_url(SCIM_URL_QUESTION, None, Some(&scim_url.0), config::normalize_scim_url)
+                        .await?;
+                }
+            }
+        }
+        Ok(NewTarget::Scim { url: scim_url.1, token })
     }
 
     /// The UKG host URL, asked until the host answers: one request without credentials
@@ -926,9 +990,20 @@ fn render_block(t: &NewTenant, date: &str) -> String {
     b.push_str(&format!("username = {}\n", toml_string(&t.ukg_username)));
     b.push_str(&secret_line(UKG_PASSWORD, &t.ukg_password));
     b.push_str(&secret_line(UKG_API_KEY, &t.ukg_api_key));
-    b.push_str("\n[tenants.scim]\n");
-    b.push_str(&format!("base_url = {}\n", toml_string(&t.scim_url)));
-    b.push_str(&secret_line(SCIM_TOKEN, &t.scim_token));
+    match &t.target {
+        NewTarget::Scim { url, token } => {
+            b.push_str("\n[tenants.scim]\n");
+            b.push_str(&format!("base_url = {}\n", toml_string(url)));
+            b.push_str(&secret_line(SCIM_TOKEN, token));
+        }
+        NewTarget::File { directory } => {
+            b.push_str(
+                "\n# A Betterworks-style user CSV per run (columns, JSON lines, SFTP: see the example config).\n",
+            );
+            b.push_str("[tenants.file]\n");
+            b.push_str(&format!("directory = {}\n", toml_string(directory)));
+        }
+    }
     b
 }
 
@@ -1007,7 +1082,8 @@ fn read_existing(path: &Path, strict: &[String]) -> anyhow::Result<Option<(Strin
 
 /// Appends the tenant to the file (or creates it), after proving the result valid.
 fn append_tenant(path: &Path, tenant: &NewTenant, block: &str, data_dir: Option<&str>) -> anyhow::Result<()> {
-    let strict: Vec<String> = [&tenant.ukg_password, &tenant.ukg_api_key, &tenant.scim_token]
+    let strict: Vec<String> = tenant
+        .secrets()
         .iter()
         .filter_map(|s| match &s.reference {
             SecretRef::Env(name) => Some(name.clone()),
@@ -1115,7 +1191,7 @@ fn keep_owner(_file: &fs::File, _original: &fs::Metadata, _target: &Path) {}
 fn summary(path: &Path, t: &NewTenant, block: &str) -> String {
     let file = path.display();
     let id = &t.id;
-    let refs = [&t.ukg_password, &t.ukg_api_key, &t.scim_token];
+    let refs = t.secrets();
     let vars: Vec<&str> = refs
         .iter()
         .filter_map(|s| match &s.reference {
@@ -1183,8 +1259,10 @@ mod tests {
             ukg_username: "svc \"hr\" \\ sync".into(),
             ukg_password: secret(SecretRef::Env("ACME_UKG_PASSWORD".into())),
             ukg_api_key: secret(SecretRef::File("/etc/hrsync/acme \"key\"".into())),
-            scim_url: "https://app.example.com/scim/v2".into(),
-            scim_token: secret(SecretRef::Env("ACME_SCIM_TOKEN".into())),
+            target: NewTarget::Scim {
+                url: "https://app.example.com/scim/v2".into(),
+                token: secret(SecretRef::Env("ACME_SCIM_TOKEN".into())),
+            },
         }
     }
 

@@ -467,3 +467,61 @@ async fn a_missing_config_file_is_created_with_a_service_table() {
         .contains("--data-dir is only used when the config file is created"));
     fixture.assert_unchanged(&run);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_target_is_asked_for_and_written_as_a_file_table() {
+    let (ukg, _) = ukg_sim(5, 6, "acme.example", PASSWORD, API_KEY).await;
+    let fixture = Fixture::new();
+    let outbox = fixture.dir.path().join("outbox");
+    // Interactive: the target question answered "file", then the folder.
+    let answers = format!(
+        "acme\n{}\n{UKG_USER}\nACME_UKG_PASSWORD\n{}\nfile\n{}\nit-alerts@acme.example\n",
+        ukg.base_url(),
+        fixture.api_key_file.display(),
+        outbox.display()
+    );
+    let run = tenant_add(&fixture.config, &[], &env(), Some(&answers)).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let appended = fixture.appended();
+    assert!(appended.contains("[tenants.file]\n"), "{appended}");
+    assert!(
+        appended.contains(&format!("directory = \"{}\"", outbox.display())),
+        "{appended}"
+    );
+    assert!(!appended.contains("[tenants.scim]"), "{appended}");
+    assert_no_secret_in_file(&fixture);
+    let acme = parsed_acme(&fixture);
+    assert!(acme.first_run_review);
+    assert!(acme.target.scim().is_none(), "a file tenant");
+
+    // Non-interactive with --file-dir: a file where the folder should be is refused.
+    let fixture = Fixture::new();
+    let not_a_folder = fixture.api_key_file.display().to_string();
+    let flags: Vec<String> = [
+        "--id",
+        "acme",
+        "--ukg-url",
+        &ukg.base_url(),
+        "--ukg-username",
+        UKG_USER,
+        "--ukg-password-env",
+        "ACME_UKG_PASSWORD",
+        "--ukg-api-key-file",
+        fixture.api_key_file.to_str().unwrap(),
+        "--file-dir",
+        &not_a_folder,
+        "--contact",
+        "it@acme.example",
+    ]
+    .map(String::from)
+    .to_vec();
+    let refused = tenant_add(&fixture.config, &flags, &env(), None).await;
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("--file-dir: {not_a_folder} is not a folder")),
+        "{refused:?}"
+    );
+    fixture.assert_unchanged(&refused);
+}
