@@ -7,6 +7,7 @@
 
 pub mod approve;
 pub mod brake;
+pub mod change_feed;
 pub mod error;
 pub mod expr;
 pub mod faults;
@@ -22,6 +23,7 @@ pub mod fetcher;
 pub mod mailer;
 pub mod mapper;
 pub mod notifier;
+pub mod one_sync;
 pub mod plan;
 pub mod quarantine;
 pub mod report;

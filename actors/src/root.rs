@@ -1,8 +1,8 @@
 //! The root supervisor: spawns one tenant supervisor per tenant and restarts any that fails,
 //! with backoff, without touching the others.
 //!
-//! Receives [`RootMsg`]: `RunNow` (forwarded to the tenant), `Respawn` (itself, after a
-//! backoff). Each tenant's rate limiters are created here once, so a restarted tenant
+//! Receives [`RootMsg`]: `RunNow`, `Approve` and `SyncEmployee` (forwarded to the tenant),
+//! `Respawn` (itself, after a backoff). Each tenant's rate limiters are created here once, so a restarted tenant
 //! supervisor keeps its quota.
 
 use std::collections::BTreeMap;
@@ -14,6 +14,7 @@ use tracing::{error, warn};
 use crate::faults::FaultHook;
 use crate::mailer::Mailer;
 use crate::model::RunSummary;
+use crate::one_sync::{OneSyncError, OneSyncReport};
 use crate::restart::{stopped_child, Backoff};
 use crate::spec::{SmtpSpec, TenantSpec};
 use crate::status::StatusBoard;
@@ -36,6 +37,13 @@ pub enum RootMsg {
         run: u64,
         reject: bool,
         reply: RpcReplyPort<Result<String, String>>,
+    },
+    /// Sync one employee of a tenant now (admin API); what was done, or why not, goes to
+    /// `reply`.
+    SyncEmployee {
+        tenant: String,
+        employee_id: String,
+        reply: RpcReplyPort<Result<OneSyncReport, OneSyncError>>,
     },
     /// Respawn a tenant supervisor (sent to itself after a backoff).
     Respawn { tenant: String },
@@ -165,6 +173,16 @@ impl Actor for Supervisor {
                 Some(actor) => actor.cast(TenantMsg::Approve { run, reject, reply })?,
                 None => {
                     let _ = reply.send(Err(format!("tenant {tenant} is not running")));
+                }
+            },
+            RootMsg::SyncEmployee {
+                tenant,
+                employee_id,
+                reply,
+            } => match state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
+                Some(actor) => actor.cast(TenantMsg::SyncEmployee { employee_id, reply })?,
+                None => {
+                    let _ = reply.send(Err(OneSyncError::TenantDown(tenant)));
                 }
             },
             RootMsg::Respawn { tenant } => {

@@ -55,6 +55,9 @@ pub struct TenantStatus {
     /// Failed send attempts (each email is retried until sent or expired).
     pub emails_failed: u64,
     pub last_email_error: Option<String>,
+    /// The change feed (tenants with `changes_every`): calls, last window, what it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::change_feed::FeedStatus>,
 }
 
 impl Default for TenantStatus {
@@ -72,6 +75,7 @@ impl Default for TenantStatus {
             emails_sent: 0,
             emails_failed: 0,
             last_email_error: None,
+            changes: None,
         }
     }
 }
