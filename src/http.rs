@@ -5,7 +5,9 @@
 //! tenant), `/metrics` (Prometheus text), `/` (a small status page). Admin, behind the
 //! bearer token `service.admin_token_*` (compared in constant time; 401 otherwise, 403 when
 //! no token is configured): `POST /tenants/{id}/sync` starts a run, `POST
-//! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations.
+//! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations,
+//! `POST /tenants/{id}/employees/{employee_id}/sync` syncs one person now and answers what
+//! was done (see [`sync_employee`]).
 //! None of them carries a secret or an upstream host name. Bodies are capped at 16 KiB.
 
 use std::time::Duration;
@@ -15,6 +17,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hrsync_actors::one_sync::OneSyncError;
 use hrsync_actors::report::html_escape as escape;
 use hrsync_actors::root::RootMsg;
 use hrsync_actors::status::{StatusBoard, TenantState};
@@ -41,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/tenants/{id}/sync", post(sync))
         .route("/tenants/{id}/approve", post(approve))
+        .route("/tenants/{id}/employees/{employee_id}/sync", post(sync_employee))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(state)
 }
@@ -171,6 +175,54 @@ async fn approve(
     match tokio::time::timeout(Duration::from_secs(600), rx).await {
         Ok(Ok(Ok(line))) => (StatusCode::OK, format!("{line}\n")).into_response(),
         Ok(Ok(Err(why))) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "the tenant did not answer\n").into_response(),
+    }
+}
+
+/// `POST /tenants/{id}/employees/{employee_id}/sync`: syncs one employee now, through the
+/// tenant's supervisor. Answers, as text, what was done — one line per person, managers
+/// synced first come first — with 200, or 422 when the employee could not be synced (the
+/// line says why); otherwise why nothing was done: 400 not an employee id, 404 not in UKG,
+/// 409 a full run of the tenant is in progress, 502 UKG or the app failed, 503 the tenant
+/// is not running.
+async fn sync_employee(
+    State(app): State<AppState>,
+    Path((id, employee_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let root = match authorize(&app, &headers, &id) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let msg = RootMsg::SyncEmployee {
+        tenant: id,
+        employee_id,
+        reply: tx.into(),
+    };
+    if root.cast(msg).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is not running\n").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(600), rx).await {
+        Ok(Ok(Ok(report))) => {
+            let status = if report.is_ok() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, format!("{}\n", report.lines().join("\n"))).into_response()
+        }
+        Ok(Ok(Err(e))) => {
+            let status = match &e {
+                OneSyncError::BadId(_) => StatusCode::BAD_REQUEST,
+                OneSyncError::NotInUkg { .. } => StatusCode::NOT_FOUND,
+                OneSyncError::RunInProgress { .. } => StatusCode::CONFLICT,
+                OneSyncError::TenantDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+                OneSyncError::Ukg(_) | OneSyncError::Scim(_) => StatusCode::BAD_GATEWAY,
+                OneSyncError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, format!("{e}\n")).into_response()
+        }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "the tenant did not answer\n").into_response(),
     }
 }

@@ -61,11 +61,21 @@ const DAY: chrono::Duration = chrono::Duration::hours(24);
 static TEST_SPACING: OnceLock<Duration> = OnceLock::new();
 
 /// For tests only: lets windows come `spacing` apart instead of [`MIN_SPACING`] (and every
-/// `spacing`), for the whole process. The daily cap still holds. Returns false when it was
-/// set already. The config file cannot set this; the binary takes it from the environment
+/// `spacing`), with an overlap of a tenth of it instead of [`OVERLAP`] (so a test can tell a
+/// window that advanced too far), for the whole process. The daily cap still holds.
+/// Returns false when it was set already. The config file cannot set this; the binary takes it from the environment
 /// variable `HRSYNC_TEST_CHANGES_SPACING` and says so loudly.
 pub fn shorten_spacing_for_tests(spacing: Duration) -> bool {
     TEST_SPACING.set(spacing).is_ok()
+}
+
+/// The overlap in force in this process.
+fn overlap() -> chrono::Duration {
+    let d = match TEST_SPACING.get() {
+        Some(spacing) => OVERLAP.min(*spacing / 10),
+        None => OVERLAP,
+    };
+    chrono::Duration::from_std(d).unwrap_or_default()
 }
 
 /// The rule in force in this process.
@@ -259,12 +269,13 @@ pub fn latest_per_employee(rows: Vec<ChangeRow>) -> (Vec<Changed>, usize) {
 pub fn window_start(
     applied_until: Option<DateTime<Utc>>,
     last_full_run_start: Option<DateTime<Utc>>,
+    overlap: chrono::Duration,
 ) -> Option<DateTime<Utc>> {
     let from = match (applied_until, last_full_run_start) {
         (Some(a), Some(b)) => a.max(b),
         (a, b) => a.or(b)?,
     };
-    Some(from - chrono::Duration::from_std(OVERLAP).unwrap_or_default())
+    Some(from - overlap)
 }
 
 /// A moment as UKG's query parameters take it: ISO, tenant-local, no offset.
@@ -348,7 +359,7 @@ impl ChangeFeed {
             self.publish(ctx, &state, "window skipped: a full run is in progress".into());
             return Ok(FeedNext::TickIn(recheck));
         }
-        let Some(start) = window_start(state.applied_until, last_full_run_start(ctx)?) else {
+        let Some(start) = window_start(state.applied_until, last_full_run_start(ctx)?, overlap()) else {
             self.publish(ctx, &state, "waiting for a first complete full run".into());
             return Ok(FeedNext::TickIn(recheck));
         };
@@ -427,7 +438,8 @@ impl ChangeFeed {
         let tenant = &ctx.sync.spec.id;
         let state = store.feed_state()?.unwrap_or_default();
         if ctx.run_in_progress {
-            window.summary.outcome = "stopped: a full run started (it applies everyone; the next window overlaps)".into();
+            window.summary.outcome =
+                "stopped: a full run started (it applies everyone; the next window overlaps)".into();
             return self.stop(ctx, state, window.summary, interval).await;
         }
         let Some(next) = window.pending.pop_front() else {
@@ -646,7 +658,10 @@ mod tests {
         let t = store.tenant("t").unwrap_or_else(|e| panic!("{e}"));
         let state = t.feed_state().unwrap_or_default().unwrap_or_default();
         assert_eq!(state.calls, vec![at(0)]);
-        assert!(!r.allows(&state.calls, at(10)), "a reopened store must remember the call");
+        assert!(
+            !r.allows(&state.calls, at(10)),
+            "a reopened store must remember the call"
+        );
     }
 
     #[test]
@@ -708,11 +723,18 @@ mod tests {
 
     #[test]
     fn windows_start_after_what_was_applied_with_overlap() {
-        let overlap = chrono::Duration::minutes(15);
-        assert_eq!(window_start(None, None), None);
-        assert_eq!(window_start(None, Some(at(100))), Some(at(100) - overlap));
-        assert_eq!(window_start(Some(at(300)), Some(at(100))), Some(at(300) - overlap));
-        assert_eq!(window_start(Some(at(300)), Some(at(500))), Some(at(500) - overlap));
+        let overlap = chrono::Duration::from_std(OVERLAP).unwrap_or_default();
+        assert_eq!(overlap, chrono::Duration::minutes(15));
+        assert_eq!(window_start(None, None, overlap), None);
+        assert_eq!(window_start(None, Some(at(100)), overlap), Some(at(100) - overlap));
+        assert_eq!(
+            window_start(Some(at(300)), Some(at(100)), overlap),
+            Some(at(300) - overlap)
+        );
+        assert_eq!(
+            window_start(Some(at(300)), Some(at(500)), overlap),
+            Some(at(500) - overlap)
+        );
         assert_eq!(ukg_time(at(61), chrono_tz::Tz::UTC), "2026-03-01T01:01:00");
         assert_eq!(
             ukg_time(at(61), chrono_tz::Tz::America__New_York),

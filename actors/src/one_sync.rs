@@ -78,7 +78,8 @@ pub enum OneSyncError {
 }
 
 fn not_in_ukg(tenant: &str, employee_id: &str, known: bool) -> String {
-    let mut s = format!("employee {employee_id} is not in UKG (tenant {tenant}): check the employee id; nothing was written");
+    let mut s =
+        format!("employee {employee_id} is not in UKG (tenant {tenant}): check the employee id; nothing was written");
     if known {
         s.push_str(". hrsync synced this employee before: the next full run deactivates them if they are still absent");
     }
@@ -127,7 +128,9 @@ pub enum StepOutcome {
     /// Not active in UKG and never synced: nothing to create.
     InactiveNeverSynced,
     /// Set aside (or refused by the app), with the reason: nothing written for this person.
-    NotSynced { reason: String },
+    NotSynced {
+        reason: String,
+    },
 }
 
 /// The manager link after the sync, when it changed or could not be made.
@@ -269,7 +272,9 @@ pub async fn sync_employee_with(
     let mut seen: HashSet<String> = HashSet::from([employee_id.to_string()]);
     loop {
         let Some(last) = chain.last() else { break };
-        let Some(manager) = last.supervisor_id.clone() else { break };
+        let Some(manager) = last.supervisor_id.clone() else {
+            break;
+        };
         if !last.supervisor_in_roster || !seen.insert(manager.clone()) || ctx.store.employee(&manager)?.is_some() {
             break;
         }
@@ -369,7 +374,10 @@ async fn apply_employee(
     let mut step = Step {
         employee_id: id.clone(),
         manager_of,
-        user_name: prior.as_ref().and_then(|p| p.user.as_ref()).map(|u| u.user_name.clone()),
+        user_name: prior
+            .as_ref()
+            .and_then(|p| p.user.as_ref())
+            .map(|u| u.user_name.clone()),
         app_id: prior.as_ref().map(|p| p.app_id.clone()),
         outcome: StepOutcome::Unchanged,
         manager: None,

@@ -452,8 +452,12 @@ fn clients(args: &TenantArgs) -> (UkgClient, ScimClient) {
     let res = &args.resources;
     let ukg = UkgClient::new(args.spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
         .with_retry_policy(args.retry.clone());
-    let scim = ScimClient::new(args.spec.scim.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
-        .with_retry_policy(args.retry.clone());
+    let scim = ScimClient::new(
+        args.spec.scim.clone(),
+        res.scim_limiter.clone(),
+        res.scim_counters.clone(),
+    )
+    .with_retry_policy(args.retry.clone());
     (ukg, scim)
 }
 

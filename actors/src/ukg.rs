@@ -122,7 +122,11 @@ impl UkgClient {
 
     /// Reads a list with these query parameters (filters such as `employeeId`, or the change
     /// feed's dates and paging). A 404 reads as no records.
-    pub async fn get_list<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, UkgError> {
+    pub async fn get_list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, UkgError> {
         self.get_json(path, query).await
     }
 
@@ -135,7 +139,11 @@ impl UkgClient {
         })
     }
 
-    async fn get_json<R: DeserializeOwned + Default>(&self, path: &str, query: &[(&str, String)]) -> Result<R, UkgError> {
+    async fn get_json<R: DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<R, UkgError> {
         let url = format!("{}{}", self.spec.base_url, path);
         upstream::with_retries(&self.policy, &self.counters, |_| {
             let mut request = self

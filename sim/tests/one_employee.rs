@@ -37,7 +37,10 @@ async fn one_employee_by_filter_and_by_path() {
     let e = sim.employees()[3].clone();
     let (status, rows) = json(
         &sim,
-        &format!("/personnel/v1/employee-demographic-details?employeeId={}", e.employee_id),
+        &format!(
+            "/personnel/v1/employee-demographic-details?employeeId={}",
+            e.employee_id
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -81,14 +84,20 @@ async fn unknown_employees_are_404_and_auth_and_faults_apply() {
     assert_eq!(body["code"], "404");
     let (status, _) = json(
         &sim,
-        &format!("/personnel/v1/companies/{}/employees/NOPE/employment-details", e.company_id),
+        &format!(
+            "/personnel/v1/companies/{}/employees/NOPE/employment-details",
+            e.company_id
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The right employee in the wrong company is unknown too.
     let (status, _) = json(
         &sim,
-        &format!("/personnel/v1/companies/XXXXX/employees/{}/employment-details", e.employee_id),
+        &format!(
+            "/personnel/v1/companies/XXXXX/employees/{}/employment-details",
+            e.employee_id
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -3,11 +3,13 @@
 
 mod harness;
 
+mod change_feed;
 mod check;
 mod config_errors;
 mod crash;
 mod http_face;
 mod notify;
+mod one_sync;
 mod page;
 mod proxy;
 mod resilience;
