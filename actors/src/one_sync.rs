@@ -270,8 +270,7 @@ pub async fn sync_employee_with(
     // The managers missing from the app, nearest first.
     let mut chain = vec![first];
     let mut seen: HashSet<String> = HashSet::from([employee_id.to_string()]);
-    loop {
-        let Some(last) = chain.last() else { break };
+    while let Some(last) = chain.last() {
         let Some(manager) = last.supervisor_id.clone() else {
             break;
         };
