@@ -182,9 +182,9 @@ async fn approve(
 /// `POST /tenants/{id}/employees/{employee_id}/sync`: syncs one employee now, through the
 /// tenant's supervisor. Answers, as text, what was done — one line per person, managers
 /// synced first come first — with 200, or 422 when the employee could not be synced (the
-/// line says why); otherwise why nothing was done: 400 not an employee id, 404 not in UKG,
-/// 409 a full run of the tenant is in progress, 502 UKG or the app failed, 503 the tenant
-/// is not running.
+/// line says why); otherwise why nothing was done: 400 not an employee id, 404 not in UKG
+/// (or no employment-details), 409 a full run of the tenant is in progress, 502 UKG or the
+/// app failed, 503 the tenant is not running.
 async fn sync_employee(
     State(app): State<AppState>,
     Path((id, employee_id)): Path<(String, String)>,
@@ -215,7 +215,7 @@ async fn sync_employee(
         Ok(Ok(Err(e))) => {
             let status = match &e {
                 OneSyncError::BadId(_) => StatusCode::BAD_REQUEST,
-                OneSyncError::NotInUkg { .. } => StatusCode::NOT_FOUND,
+                OneSyncError::NotInUkg { .. } | OneSyncError::NoEmployment { .. } => StatusCode::NOT_FOUND,
                 OneSyncError::RunInProgress { .. } => StatusCode::CONFLICT,
                 OneSyncError::TenantDown(_) => StatusCode::SERVICE_UNAVAILABLE,
                 OneSyncError::Ukg(_) | OneSyncError::Scim(_) => StatusCode::BAD_GATEWAY,

@@ -455,7 +455,7 @@ impl ChangeFeed {
         match result {
             Ok(report) => window.summary.writes += report.writes(),
             // Gone from UKG since it changed: absence is the full run's to act on.
-            Err(OneSyncError::NotInUkg { .. }) => {
+            Err(OneSyncError::NotInUkg { .. } | OneSyncError::NoEmployment { .. }) => {
                 info!(tenant = %tenant, employee = %next.employee_id, "change feed: employee no longer in UKG; left to the full run")
             }
             Err(OneSyncError::BadId(id)) => {

@@ -63,6 +63,13 @@ pub enum OneSyncError {
         /// hrsync synced this employee before.
         known: bool,
     },
+    /// UKG knows the person but returned no employment-details for them.
+    #[error("UKG has demographics for employee {employee_id} in company {company_id} but no employment-details (404 on {path}); check the employee in UKG; nothing was written")]
+    NoEmployment {
+        employee_id: String,
+        company_id: String,
+        path: String,
+    },
     /// A full run of the tenant is in progress (a one-person write could race its creates).
     #[error("tenant {tenant}: a full run (run {run}) is in progress; try again when it has finished (it applies everyone anyway)")]
     RunInProgress { tenant: String, run: u64 },
@@ -259,13 +266,23 @@ pub async fn sync_employee_with(
         department_level: ctx.spec.ukg.department_org_level,
         demographics: HashMap::new(),
     };
-    let Some(first) = reader.employee(employee_id, company_id).await? else {
-        let known = ctx.store.employee(employee_id)?.is_some();
-        return Err(OneSyncError::NotInUkg {
-            tenant,
-            employee_id: employee_id.to_string(),
-            known,
-        });
+    let first = match reader.employee(employee_id, company_id).await? {
+        Ok(e) => e,
+        Err(Missing::Person) => {
+            let known = ctx.store.employee(employee_id)?.is_some();
+            return Err(OneSyncError::NotInUkg {
+                tenant,
+                employee_id: employee_id.to_string(),
+                known,
+            });
+        }
+        Err(Missing::Employment { company_id, path }) => {
+            return Err(OneSyncError::NoEmployment {
+                employee_id: employee_id.to_string(),
+                company_id,
+                path,
+            })
+        }
     };
     // The managers missing from the app, nearest first.
     let mut chain = vec![first];
@@ -283,8 +300,9 @@ pub async fn sync_employee_with(
         }
         let company = last.fields.get("supervisorCompanyID").cloned();
         match reader.employee(&manager, company.as_deref()).await? {
-            Some(m) => chain.push(m),
-            None => break,
+            Ok(m) => chain.push(m),
+            // Linking then reports the manager as missing, as a run would.
+            Err(_) => break,
         }
     }
     let mut steps = Vec::with_capacity(chain.len());
@@ -302,6 +320,14 @@ pub async fn sync_employee_with(
         info!(tenant = %report.tenant, employee = %employee_id, "{line}");
     }
     Ok(report)
+}
+
+/// Why UKG returned no employee.
+enum Missing {
+    /// No demographics for the id: UKG does not know them.
+    Person,
+    /// Demographics, but no employment-details record.
+    Employment { company_id: String, path: String },
 }
 
 /// Reads single employees from UKG, caching demographics by employee id.
@@ -328,26 +354,34 @@ impl Reader<'_> {
         Ok(rows)
     }
 
-    /// One employee joined as a run joins it; None when UKG does not know them.
-    async fn employee(&mut self, employee_id: &str, company_id: Option<&str>) -> Result<Option<Employee>, UkgError> {
+    /// One employee joined as a run joins it, or why there is none.
+    async fn employee(
+        &mut self,
+        employee_id: &str,
+        company_id: Option<&str>,
+    ) -> Result<Result<Employee, Missing>, UkgError> {
         let rows = self.demographics(employee_id).await?;
         let row = rows
             .iter()
             .find(|r| company_id.is_some_and(|c| r.company_id.as_deref() == Some(c)))
             .or(rows.first());
         let Some(company) = row.and_then(|r| r.company_id.clone()) else {
-            return Ok(None);
+            return Ok(Err(Missing::Person));
         };
         let path = ukg::employment_details_of(&company, employee_id);
         let Some(employment) = self.ukg.record::<EmploymentRow>(&path).await? else {
-            return Ok(None);
+            return Ok(Err(Missing::Employment {
+                company_id: company,
+                path,
+            }));
         };
         let mut known = rows.clone();
         if let Some(s) = employment.supervisor_id.as_deref().filter(|s| *s != employee_id) {
             known.extend(self.demographics(s).await?);
         }
         let people = ukg::people(known);
-        Ok(ukg::join(employment, &people, self.lookups, self.department_level))
+        // A row without its ids (which the path gave) is as good as none.
+        Ok(ukg::join(employment, &people, self.lookups, self.department_level).ok_or(Missing::Person))
     }
 }
 

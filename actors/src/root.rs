@@ -2,8 +2,8 @@
 //! with backoff, without touching the others.
 //!
 //! Receives [`RootMsg`]: `RunNow`, `Approve` and `SyncEmployee` (forwarded to the tenant),
-//! `Respawn` (itself, after a backoff). Each tenant's rate limiters are created here once, so a restarted tenant
-//! supervisor keeps its quota.
+//! `Respawn` (itself, after a backoff). Each tenant's rate limiters are created here once,
+//! so a restarted tenant supervisor keeps its quota.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

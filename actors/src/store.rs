@@ -7,8 +7,8 @@
 //! employee id, for manager links waiting for the manager to exist in the app) and
 //! `{tenant}/deactivations` (employee id → reason, applied at the end of a run if the
 //! brake allows); the change feed's budget and progress are one value in `meta`. Values
-//! are JSON. The actors see a [`ProgressStore`] trait object, so another backend (e.g. PostgreSQL with leases) can
-//! replace sled when tenants outgrow one machine.
+//! are JSON. The actors see a [`ProgressStore`] trait object, so another backend (e.g.
+//! PostgreSQL with leases) can replace sled when tenants outgrow one machine.
 //!
 //! Invariants: an employee's state is written only after the app confirmed the change; the
 //! cursor only moves forward, one page at a time, and a commit that would move it backwards
