@@ -177,7 +177,9 @@ async fn a_window_stopped_mid_way_loses_nothing_and_writes_each_change_once() {
     };
     let setup = feed_setup(&tenant);
     setup.fast_retries();
-    let service = Service::start(&setup, &[("HRSYNC_TEST_CHANGES_SPACING", "2s")]);
+    // 3 s apart (overlap 0.3 s): a window end wrongly advanced past the stopped window would
+    // start the next window after the changes, so this test would see them lost.
+    let service = Service::start(&setup, &[("HRSYNC_TEST_CHANGES_SPACING", "3s")]);
     service.wait_status(|v| outcome(v, "stop") == Some("ok")).await;
 
     // Right after a window was read, three employees change; the app then takes one write
