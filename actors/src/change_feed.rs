@@ -25,8 +25,9 @@
 //! hash is the full run's: an employee already applied (overlapping windows, or the full
 //! run) costs no write. The persisted window end advances only after every employee of the
 //! window was applied; a crash or an upstream failure mid-window loses nothing, the next
-//! window overlaps it. More than [`FULL_RUN_ABOVE`] employees in a window: a full run
-//! instead. The daily full run stays the source of truth (absence, deactivation brake).
+//! window overlaps it. More than [`FULL_RUN_ABOVE`] employees in a window, or deactivations
+//! that would trip the tenant's brake: a full run instead (which holds them for approval).
+//! The daily full run stays the source of truth (absence from the roster).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
@@ -36,6 +37,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::{info, warn};
 
+use crate::brake::deactivation_brake;
 use crate::error::StoreError;
 use crate::fetcher::read_lookups;
 use crate::model::Outcome;
@@ -226,6 +228,9 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
 pub struct Changed {
     pub employee_id: String,
     pub company_id: Option<String>,
+    /// The feed says the employee is not active (`isActive` false or status `T`): a
+    /// deactivation, if hrsync has them active (counted against the brake before any).
+    pub inactive: bool,
 }
 
 /// One entry per employee: the latest of its rows (by `dateOfLastHire`, then row order),
@@ -254,6 +259,7 @@ pub fn latest_per_employee(rows: Vec<ChangeRow>) -> (Vec<Changed>, usize) {
                 i,
                 Changed {
                     employee_id: id,
+                    inactive: row.is_active == Some(false) || row.employee_status.as_deref() == Some("T"),
                     company_id: row.company_id,
                 },
             )
@@ -407,6 +413,17 @@ impl ChangeFeed {
             self.publish(ctx, &state, "a full run applies the last window".into());
             return Ok(FeedNext::FullRun(self.wait_after_window(&state, interval)));
         }
+        // The brake weighs the window's deactivations together, as a run's: when they would
+        // trip it, a full run applies the window and holds them for approval.
+        if let Some(reason) = brake(ctx, &changed)? {
+            summary.outcome = format!("{reason}: a full run applies the window and holds them for approval");
+            warn!(tenant = %tenant, %reason, "change feed window would trip the deactivation brake; starting a full run instead");
+            state.last_window = Some(summary);
+            store.set_feed_state(&state)?;
+            store.flush().await?;
+            self.publish(ctx, &state, "a full run applies the last window".into());
+            return Ok(FeedNext::FullRun(self.wait_after_window(&state, interval)));
+        }
         let lookups = match read_lookups(ctx.sync.ukg).await {
             Ok(l) => l,
             Err(e) => {
@@ -549,6 +566,22 @@ fn last_full_run_start(ctx: &FeedCtx<'_>) -> Result<Option<DateTime<Utc>>, Store
         .into_iter()
         .find(|r| r.outcome != Outcome::Failed)
         .map(|r| r.started_at))
+}
+
+/// Why the window's deactivations would trip the tenant's brake, if they would.
+fn brake(ctx: &FeedCtx<'_>, changed: &[Changed]) -> Result<Option<String>, StoreError> {
+    let store = ctx.sync.store;
+    let mut leaving = 0u64;
+    for c in changed.iter().filter(|c| c.inactive) {
+        if store.employee(&c.employee_id)?.is_some_and(|s| s.active) {
+            leaving += 1;
+        }
+    }
+    if leaving == 0 {
+        return Ok(None);
+    }
+    let active = store.employees()?.iter().filter(|(_, s)| s.active).count() as u64;
+    Ok(deactivation_brake(leaving, active, &ctx.sync.spec.brake))
 }
 
 /// Reads the window's rows, page by page, stopping once it is past [`FULL_RUN_ABOVE`].
@@ -703,12 +736,14 @@ mod tests {
             vec![
                 Changed {
                     employee_id: "E2".into(),
-                    company_id: Some("C1".into())
+                    company_id: Some("C1".into()),
+                    inactive: false,
                 },
                 // The rehire (latest dateOfLastHire) wins over the older and the later rows.
                 Changed {
                     employee_id: "E1".into(),
-                    company_id: Some("C2".into())
+                    company_id: Some("C2".into()),
+                    inactive: false,
                 },
             ]
         );
@@ -719,6 +754,13 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(latest_per_employee(rows).0[0].company_id.as_deref(), Some("B"));
+        let rows: Vec<ChangeRow> = serde_json::from_str(
+            r#"[{"employeeId":"E1","isActive":false},{"employeeId":"E2","isActive":"","employeeStatus":"T"},
+                {"employeeId":"E3","isActive":true,"employeeStatus":"L"}]"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let inactive: Vec<bool> = latest_per_employee(rows).0.iter().map(|c| c.inactive).collect();
+        assert_eq!(inactive, vec![true, true, false]);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The change feed's decisions, in-process, against the UKG simulator and the small SCIM
 //! app, with UKG's real rule (3 h apart, 8 a day): no window before a first complete full
 //! run; a window's call recorded before it is made and counted against the rule (so the
-//! next tick waits); a window listing more than 500 employees starts a full run instead;
-//! a window applied through the one-person path, and an overlapping one writing nothing.
+//! next tick waits); a window listing more than 500 employees, or deactivations that would
+//! trip the brake, starts a full run instead; a window applied through the one-person path.
 
 use std::time::Duration;
 
@@ -185,4 +185,48 @@ async fn a_window_of_more_than_500_employees_starts_a_full_run() {
     assert_eq!(state.applied_until, None);
     assert!(w.app.users().is_empty());
     assert_eq!(w.store.employee_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_whose_deactivations_would_trip_the_brake_starts_a_full_run() {
+    let mut w = world("feed-brake", 20).await;
+    w.spec.brake.max_deactivations = Some(2);
+    w.completed_run(chrono::Duration::minutes(1));
+    let leavers: Vec<String> = w.ukg_sim.employees()[10..13]
+        .iter()
+        .map(|e| e.employee_id.clone())
+        .collect();
+    for id in &leavers {
+        let report = hrsync_actors::one_sync::sync_employee(&w.ctx().sync, id).await.unwrap();
+        assert!(report.is_ok(), "{report:?}");
+    }
+    for id in &leavers {
+        assert!(w
+            .ukg_sim
+            .terminate(id, Utc::now().date_naive() - chrono::Duration::days(1)));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut feed = ChangeFeed::new(Some(EVERY));
+    assert!(matches!(feed.tick(&w.ctx()).await.unwrap(), FeedNext::FullRun(_)));
+    // Nobody was deactivated by the feed.
+    for id in &leavers {
+        assert!(w.store.employee(id).unwrap().unwrap().active);
+    }
+    let outcome = w.store.feed_state().unwrap().unwrap().last_window.unwrap().outcome;
+    assert!(
+        outcome.contains("3 deactivations exceed max_deactivations = 2"),
+        "{outcome}"
+    );
+
+    // Within the brake (three allowed), the leavers are deactivated one by one. (The rule's
+    // record is cleared by hand: this test cannot wait 3 hours.)
+    w.spec.brake.max_deactivations = Some(3);
+    let mut state = w.store.feed_state().unwrap().unwrap();
+    state.calls.clear();
+    w.store.set_feed_state(&state).unwrap();
+    assert_eq!(feed.tick(&w.ctx()).await.unwrap(), FeedNext::Step);
+    apply_window(&mut feed, &w.ctx()).await;
+    for id in &leavers {
+        assert!(!w.store.employee(id).unwrap().unwrap().active, "{id}");
+    }
 }
