@@ -122,8 +122,8 @@ async fn the_change_feed_keeps_ukgs_budget_across_a_restart() {
         scim_token: "tok-b".into(),
     };
     let setup = feed_setup(&tenant);
-    let spacing = Duration::from_secs(1);
-    let env = [("HRSYNC_TEST_CHANGES_SPACING", "1s")];
+    let spacing = Duration::from_secs(2);
+    let env = [("HRSYNC_TEST_CHANGES_SPACING", "2s")];
 
     // A first process makes a few calls and is killed right after one.
     let mut first = Service::start(&setup, &env);
@@ -137,7 +137,7 @@ async fn the_change_feed_keeps_ukgs_budget_across_a_restart() {
 
     // A second process on the same database: the persisted budget holds.
     let second = Service::start(&setup, &env);
-    eventually(Duration::from_secs(60), "eight feed calls", async || {
+    eventually(Duration::from_secs(90), "eight feed calls", async || {
         feed_calls(&ukg).len() >= 8
     })
     .await;
@@ -145,9 +145,10 @@ async fn the_change_feed_keeps_ukgs_budget_across_a_restart() {
     let calls = feed_calls(&ukg);
     assert_eq!(calls.len(), 8, "more than 8 calls within a day");
     for pair in calls.windows(2) {
+        // Each call is recorded before it is sent: arrivals may differ by the sending delay.
         let gap = pair[1] - pair[0];
         assert!(
-            gap + Duration::from_millis(100) >= spacing,
+            gap + Duration::from_millis(500) >= spacing,
             "two calls {gap:?} apart (spacing {spacing:?}); calls: {calls:?}"
         );
     }
