@@ -128,7 +128,7 @@ pub enum StepOutcome {
     Updated,
     Reactivated,
     Deactivated,
-    /// Attributes unchanged; only the manager link was written.
+    /// Attributes unchanged; only the manager link was to change (see `Step::manager`).
     ManagerLinked,
     /// The app already matches UKG.
     Unchanged,
@@ -506,7 +506,8 @@ async fn apply_employee(
             _ => None,
         };
     }
-    if step.outcome == StepOutcome::ManagerLinked && !matches!(step.manager, Some(ManagerNote::Linked { .. })) {
+    // Only the link was to change, and it did not: the user itself is unchanged.
+    if step.outcome == StepOutcome::ManagerLinked && step.manager.is_none() {
         step.outcome = StepOutcome::Unchanged;
     }
     Ok(step)
