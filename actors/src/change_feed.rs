@@ -170,7 +170,7 @@ pub struct WindowSummary {
     pub employees: usize,
     /// Employees applied so far (unchanged ones included).
     pub applied: usize,
-    /// Writes to the app.
+    /// People written to the app (user or manager link); 0 when all were already applied.
     pub writes: usize,
     /// "applied", "reading", "applying", or why the window stopped.
     pub outcome: String,

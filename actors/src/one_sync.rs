@@ -170,18 +170,26 @@ impl OneSyncReport {
         self.steps.iter().map(|s| s.line(&self.tenant)).collect()
     }
 
-    /// The writes made, counted as a run counts them.
+    /// People something was written to the app for (their user, or their manager link).
     pub fn writes(&self) -> usize {
         self.steps
             .iter()
-            .map(|s| {
-                let wrote = !matches!(
+            .filter(|s| {
+                let wrote = matches!(
                     s.outcome,
-                    StepOutcome::Unchanged | StepOutcome::InactiveNeverSynced | StepOutcome::NotSynced { .. }
+                    StepOutcome::Created
+                        | StepOutcome::Adopted
+                        | StepOutcome::Updated
+                        | StepOutcome::Reactivated
+                        | StepOutcome::Deactivated
                 );
-                usize::from(wrote) + usize::from(matches!(s.manager, Some(ManagerNote::Linked { .. })))
+                wrote
+                    || matches!(
+                        s.manager,
+                        Some(ManagerNote::Linked { .. } | ManagerNote::Removed { .. })
+                    )
             })
-            .sum()
+            .count()
     }
 }
 
@@ -564,7 +572,7 @@ mod tests {
             ]
         );
         assert!(report.is_ok());
-        assert_eq!(report.writes(), 3);
+        assert_eq!(report.writes(), 2);
         let err = OneSyncError::NotInUkg {
             tenant: "acme".into(),
             employee_id: "X9".into(),
