@@ -29,6 +29,7 @@ pub enum Command {
     },
     /// Run one tenant's sync now in the foreground and print a summary. Exit 0 when the run
     /// completed (even with per-record failures, which are listed), 1 when it could not.
+    /// With --employee, sync only that person (see README, "One person, now").
     Sync {
         /// The config file (TOML).
         #[arg(long, short)]
@@ -36,6 +37,11 @@ pub enum Command {
         /// The tenant id to sync.
         #[arg(long, short)]
         tenant: String,
+        /// Sync only this employee (UKG employee id) now — their manager first when the
+        /// manager is not in the app yet — and print what was done. Asks the running service
+        /// (admin API, `service.admin_token_*`) when `hrsync run` holds the database.
+        #[arg(long, short)]
+        employee: Option<String>,
     },
     /// Show what the next run of a tenant would do — creates, updates field by field,
     /// deactivations, records set aside, whether the brake would trip — writing nothing.

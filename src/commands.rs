@@ -37,7 +37,11 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             service::run_service(settings, listener, shutdown::signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sync { config, tenant } => {
+        Command::Sync {
+            config,
+            tenant,
+            employee,
+        } => {
             let settings = load(&config)?;
             // The summary says what happened; logs only for errors unless RUST_LOG asks.
             telemetry::init(settings.service.log_format, "error");
@@ -45,6 +49,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("notice: {n}");
             }
             let spec = tenant_spec(&settings, &config, &tenant)?;
+            if let Some(employee) = employee {
+                return crate::employee_sync::run(&settings, spec, &employee).await;
+            }
             let target = spec.target.clone();
             let store = service::open_store(&settings.service.data_dir)?;
             let summary =

@@ -376,6 +376,7 @@ struct RawTenant {
     max_deactivations: Option<Value>,
     min_roster_percent: Option<Value>,
     first_run_review: Option<Value>,
+    changes_every: Option<Value>,
     mapping: Option<RawMapping>,
     scope: Option<RawScope>,
     ukg: Option<RawUkg>,
@@ -480,6 +481,9 @@ const DEFAULT_SCIM_CONCURRENCY: i64 = 4;
 const DEFAULT_SCIM_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_FILE_KEEP: i64 = 30;
 const DEFAULT_SFTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// UKG's rule for its change feed: at most 8 calls a day, at least 3 hours apart.
+const MIN_CHANGES_EVERY: Duration = Duration::from_secs(3 * 3600);
+const MAX_CHANGES_EVERY: Duration = Duration::from_secs(24 * 3600);
 const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -746,6 +750,7 @@ impl Ctx<'_> {
         let first_run_review = self
             .boolean(raw.first_run_review.as_ref(), &format!("{t}.first_run_review"))?
             .unwrap_or(false);
+        let changes_every = self.changes_every(raw.changes_every.as_ref(), &format!("{t}.changes_every"))?;
         let mapping = match &raw.mapping {
             None => MappingSpec::default(),
             Some(m) => self.mapping(&format!("{t}.mapping"), m)?,
@@ -777,6 +782,12 @@ impl Ctx<'_> {
                 ))
             }
         };
+        if changes_every.is_some() && matches!(target, TargetSpec::File(_)) {
+            return Err(self.err(
+                format!("{t}.changes_every"),
+                "the change feed applies changes one person at a time through SCIM; a [tenants.file] tenant gets a whole new file from each full run: remove changes_every or shorten schedule",
+            ));
+        }
         Ok(TenantSpec {
             id: id.to_string(),
             schedule,
@@ -785,11 +796,46 @@ impl Ctx<'_> {
             timezone,
             brake,
             first_run_review,
+            changes_every,
             mapping,
             scope,
             ukg,
             target,
         })
+    }
+
+    /// `changes_every`: absent (the change feed is off), or a duration of at least 3 h.
+    fn changes_every(&self, v: Option<&Value>, key: &str) -> Result<Option<Duration>, ConfigError> {
+        if v.is_none() {
+            return Ok(None);
+        }
+        let d = self.duration(
+            v,
+            key,
+            "\"3h\" or \"6h\"",
+            MIN_CHANGES_EVERY,
+            Duration::ZERO,
+            Duration::MAX,
+        )?;
+        if d > MAX_CHANGES_EVERY {
+            return Err(self.err(
+                key,
+                format!(
+                    "expected at most 24h, got {:?}: the full run already reads everything once a day",
+                    humantime::format_duration(d).to_string()
+                ),
+            ));
+        }
+        if d < MIN_CHANGES_EVERY {
+            return Err(self.err(
+                key,
+                format!(
+                    "expected at least 3h, got {:?}: UKG allows its change feed 8 calls a day, at least 3 hours apart",
+                    humantime::format_duration(d).to_string()
+                ),
+            ));
+        }
+        Ok(Some(d))
     }
 
     /// `[tenants.mapping]`: status codes that count as active, and attribute expressions.
@@ -2416,6 +2462,53 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         }));
         assert!(
             e.contains("tenants[0].scim.timeout: expected a duration from 1s to 1h"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn changes_every_is_refused_for_a_user_file_tenant() {
+        let text = with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = \"3h\"")
+                .replace(
+                    "[tenants.scim]\nbase_url = \"https://app.example.com/scim/v2\"\ntoken_env = \"ACME_SCIM_TOKEN\"\n",
+                    "[tenants.file]\ndirectory = \"/var/lib/hrsync/outbox\"\n",
+                )
+        });
+        let e = parse_err(&text);
+        assert!(
+            e.contains("tenants[0].changes_every: the change feed applies changes one person at a time through SCIM"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn changes_every_is_off_by_default_and_at_least_3h() {
+        let s = parse_ok(&with_tenant(str::to_string));
+        assert_eq!(s.tenants[0].changes_every, None);
+        let s = parse_ok(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = \"3h\"")
+        }));
+        assert_eq!(s.tenants[0].changes_every, Some(Duration::from_secs(3 * 3600)));
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = \"2h 59m\"")
+        }));
+        assert_eq!(
+            e,
+            "config/hrsync.toml: tenants[0].changes_every: expected at least 3h, got \"2h 59m\": UKG allows its change feed 8 calls a day, at least 3 hours apart"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = 3")
+        }));
+        assert!(
+            e.contains("tenants[0].changes_every: expected a duration such as \"3h\""),
+            "{e}"
+        );
+        let e = parse_err(&with_tenant(|t| {
+            t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = \"2d\"")
+        }));
+        assert!(
+            e.contains("tenants[0].changes_every: expected at most 24h, got \"2days\""),
             "{e}"
         );
     }

@@ -7,6 +7,8 @@
 //! no token is configured): `POST /tenants/{id}/sync` starts a run, `POST
 //! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations;
 //! with `{}` (or `{"reject": true}`) it approves (discards) the plan awaiting review.
+//! `POST /tenants/{id}/employees/{employee_id}/sync` syncs one person now and answers what
+//! was done (see [`sync_employee`]).
 //! None of them carries a secret or an upstream host name. Bodies are capped at 16 KiB.
 
 use std::time::Duration;
@@ -16,6 +18,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hrsync_actors::one_sync::OneSyncError;
 use hrsync_actors::report::html_escape as escape;
 use hrsync_actors::root::RootMsg;
 use hrsync_actors::status::{StatusBoard, TenantState};
@@ -42,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/tenants/{id}/sync", post(sync))
         .route("/tenants/{id}/approve", post(approve))
+        .route("/tenants/{id}/employees/{employee_id}/sync", post(sync_employee))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(state)
 }
@@ -180,6 +184,54 @@ async fn approve(
     match tokio::time::timeout(Duration::from_secs(600), rx).await {
         Ok(Ok(Ok(line))) => (StatusCode::OK, format!("{line}\n")).into_response(),
         Ok(Ok(Err(why))) => (StatusCode::CONFLICT, format!("{why}\n")).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "the tenant did not answer\n").into_response(),
+    }
+}
+
+/// `POST /tenants/{id}/employees/{employee_id}/sync`: syncs one employee now, through the
+/// tenant's supervisor. Answers, as text, what was done — one line per person, managers
+/// synced first come first — with 200, or 422 when the employee could not be synced (the
+/// line says why); otherwise why nothing was done: 400 not an employee id, 404 not in UKG
+/// (or no employment-details), 409 a full run of the tenant is in progress, 502 UKG or the
+/// app failed, 503 the tenant is not running.
+async fn sync_employee(
+    State(app): State<AppState>,
+    Path((id, employee_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let root = match authorize(&app, &headers, &id) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let msg = RootMsg::SyncEmployee {
+        tenant: id,
+        employee_id,
+        reply: tx.into(),
+    };
+    if root.cast(msg).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is not running\n").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(600), rx).await {
+        Ok(Ok(Ok(report))) => {
+            let status = if report.is_ok() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, format!("{}\n", report.lines().join("\n"))).into_response()
+        }
+        Ok(Ok(Err(e))) => {
+            let status = match &e {
+                OneSyncError::BadId(_) => StatusCode::BAD_REQUEST,
+                OneSyncError::NotInUkg { .. } | OneSyncError::NoEmployment { .. } => StatusCode::NOT_FOUND,
+                OneSyncError::RunInProgress { .. } | OneSyncError::NotScim(_) => StatusCode::CONFLICT,
+                OneSyncError::TenantDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+                OneSyncError::Ukg(_) | OneSyncError::Scim(_) => StatusCode::BAD_GATEWAY,
+                OneSyncError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, format!("{e}\n")).into_response()
+        }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "the tenant did not answer\n").into_response(),
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod employee_sync;
 pub mod http;
 pub mod service;
 pub mod shutdown;

@@ -41,6 +41,7 @@ pub async fn run_service(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&settings.service.data_dir)?;
+    test_changes_spacing()?;
     let status = StatusBoard::default();
     let tenants: Vec<TenantSpec> = match settings.service.shard {
         None => settings.tenants.clone(),
@@ -90,6 +91,20 @@ pub async fn run_service(
     drop(root_handle);
     store.flush().await.context("cannot flush the state database")?;
     tracing::info!("hrsync stopped");
+    Ok(())
+}
+
+/// The test-only knob `HRSYNC_TEST_CHANGES_SPACING` (e.g. "2s"): change-feed windows come
+/// that far apart instead of UKG's 3 hours (the 8-a-day cap still holds). Never for
+/// production: the config file cannot set it, and the service warns when it is set.
+fn test_changes_spacing() -> anyhow::Result<()> {
+    let Ok(text) = std::env::var("HRSYNC_TEST_CHANGES_SPACING") else {
+        return Ok(());
+    };
+    let spacing = humantime::parse_duration(text.trim())
+        .with_context(|| format!("HRSYNC_TEST_CHANGES_SPACING={text:?}: expected a duration such as \"2s\""))?;
+    hrsync_actors::change_feed::shorten_spacing_for_tests(spacing);
+    tracing::warn!(spacing = %humantime::format_duration(spacing), "HRSYNC_TEST_CHANGES_SPACING is set: the change feed ignores UKG's 3-hour spacing (tests only; the 8-calls-a-day cap still holds)");
     Ok(())
 }
 

@@ -138,10 +138,16 @@ impl Actor for Fetcher {
 
 /// Reads the lookups and every demographics page (what a run needs before paging the roster).
 pub async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
+    let lookups = read_lookups(client).await?;
+    let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;
+    Ok((ukg::people(demographics), lookups))
+}
+
+/// Reads the lookups `ukg::join` resolves (org levels, jobs).
+pub async fn read_lookups(client: &UkgClient) -> Result<Lookups, UkgError> {
     let org_levels: Vec<OrgLevelRow> = client.lookup(ukg::ORG_LEVELS).await?;
     let jobs: Vec<JobRow> = client.lookup(ukg::JOBS).await?;
-    let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;
-    Ok((ukg::people(demographics), Lookups::new(org_levels, jobs)))
+    Ok(Lookups::new(org_levels, jobs))
 }
 
 async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> Result<(), ActorProcessingErr> {

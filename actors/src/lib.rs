@@ -8,6 +8,7 @@
 
 pub mod approve;
 pub mod brake;
+pub mod change_feed;
 pub mod delivery;
 pub mod error;
 pub mod expr;
@@ -28,6 +29,7 @@ pub mod file_writer;
 pub mod mailer;
 pub mod mapper;
 pub mod notifier;
+pub mod one_sync;
 pub mod plan;
 pub mod quarantine;
 pub mod report;

@@ -1,9 +1,9 @@
 //! The root supervisor: spawns one tenant supervisor per tenant and restarts any that fails,
 //! with backoff, without touching the others.
 //!
-//! Receives [`RootMsg`]: `RunNow` (forwarded to the tenant), `Respawn` (itself, after a
-//! backoff). Each tenant's rate limiters are created here once, so a restarted tenant
-//! supervisor keeps its quota.
+//! Receives [`RootMsg`]: `RunNow`, `Approve` and `SyncEmployee` (forwarded to the tenant),
+//! `Respawn` (itself, after a backoff). Each tenant's rate limiters are created here once,
+//! so a restarted tenant supervisor keeps its quota.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use tracing::{error, warn};
 use crate::faults::FaultHook;
 use crate::mailer::Mailer;
 use crate::model::RunSummary;
+use crate::one_sync::{OneSyncError, OneSyncReport};
 use crate::restart::{stopped_child, Backoff};
 use crate::spec::{SmtpSpec, TenantSpec};
 use crate::status::StatusBoard;
@@ -42,6 +43,13 @@ pub enum RootMsg {
         tenant: String,
         reject: bool,
         reply: RpcReplyPort<Result<String, String>>,
+    },
+    /// Sync one employee of a tenant now (admin API); what was done, or why not, goes to
+    /// `reply`.
+    SyncEmployee {
+        tenant: String,
+        employee_id: String,
+        reply: RpcReplyPort<Result<OneSyncReport, OneSyncError>>,
     },
     /// Respawn a tenant supervisor (sent to itself after a backoff).
     Respawn { tenant: String },
@@ -181,6 +189,16 @@ impl Actor for Supervisor {
                     }
                 }
             }
+            RootMsg::SyncEmployee {
+                tenant,
+                employee_id,
+                reply,
+            } => match state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
+                Some(actor) => actor.cast(TenantMsg::SyncEmployee { employee_id, reply })?,
+                None => {
+                    let _ = reply.send(Err(OneSyncError::TenantDown(tenant)));
+                }
+            },
             RootMsg::Respawn { tenant } => {
                 if state.tenants.get(&tenant).is_some_and(|t| t.actor.is_none()) {
                     spawn_tenant(&myself, state, &tenant).await;

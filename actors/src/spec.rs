@@ -29,6 +29,9 @@ pub struct TenantSpec {
     /// Stop the tenant's first run (and any run after its mapping or scope changed) after
     /// planning, until a person approves the plan (`hrsync approve`).
     pub first_run_review: bool,
+    /// Between full runs, read UKG's change feed this often (at least 3 h; UKG allows 8
+    /// calls a day, 3 h apart) and apply the changed employees at once. None: off.
+    pub changes_every: Option<Duration>,
     /// The tenant's changes to the default field mapping.
     pub mapping: MappingSpec,
     /// Who is synced at all (scoping filters).
@@ -165,6 +168,7 @@ impl TenantSpec {
             timezone: chrono_tz::Tz::UTC,
             brake: crate::brake::BrakeSpec::default(),
             first_run_review: false,
+            changes_every: None,
             mapping: MappingSpec::default(),
             scope: crate::scope::ScopeSpec::default(),
             ukg: UkgSpec {

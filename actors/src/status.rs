@@ -59,6 +59,9 @@ pub struct TenantStatus {
     pub last_email_error: Option<String>,
     /// The plan waiting for approval (first-run review), if any.
     pub review: Option<crate::review::ReviewSummary>,
+    /// The change feed (tenants with `changes_every`): calls, last window, what it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::change_feed::FeedStatus>,
 }
 
 impl Default for TenantStatus {
@@ -77,6 +80,7 @@ impl Default for TenantStatus {
             emails_failed: 0,
             last_email_error: None,
             review: None,
+            changes: None,
         }
     }
 }

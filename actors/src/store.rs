@@ -7,9 +7,9 @@
 //! employee id, for manager links waiting for the manager to exist in the app) and
 //! `{tenant}/deactivations` (employee id → reason, applied at the end of a run if the
 //! brake allows) and `{tenant}/staged` (employee id → the state a file-writer run will apply
-//! once its file is delivered). Values are JSON. The actors see a
-//! [`ProgressStore`] trait object, so another backend (e.g. PostgreSQL with leases) can
-//! replace sled when tenants outgrow one machine.
+//! once its file is delivered); the change feed's budget and progress are one value in
+//! `meta`. Values are JSON. The actors see a [`ProgressStore`] trait object, so another
+//! backend (e.g. PostgreSQL with leases) can replace sled when tenants outgrow one machine.
 //!
 //! Invariants: an employee's state is written only after the app confirmed the change; the
 //! cursor only moves forward, one page at a time, and a commit that would move it backwards
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
 use crate::brake::Held;
+use crate::change_feed::FeedState;
 use crate::error::StoreError;
 use crate::model::{AppUser, Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
 
@@ -151,6 +152,11 @@ pub trait ProgressStore: Send + Sync {
     /// Whether the contact was last told of a failure (a success then sends a recovery email).
     fn failing_reported(&self) -> Result<bool, StoreError>;
     fn set_failing_reported(&self, failing: bool) -> Result<(), StoreError>;
+    /// The change feed's persisted state: its calls to UKG (the budget) and how far its
+    /// windows were applied. None before the first call.
+    fn feed_state(&self) -> Result<Option<FeedState>, StoreError>;
+    /// Replaces it (the caller flushes before calling UKG: a call is recorded before it is made).
+    fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
@@ -220,6 +226,7 @@ const FAILING: &[u8] = b"failing";
 const REVIEW: &[u8] = b"review";
 const FINGERPRINT: &[u8] = b"fingerprint";
 const STAGED_RUN: &[u8] = b"staged_run";
+const FEED: &[u8] = b"feed";
 
 fn outbox_key(id: u64) -> Vec<u8> {
     [OUTBOX, &id.to_be_bytes()].concat()
@@ -617,6 +624,15 @@ impl ProgressStore for SledTenant {
             true => self.mail.insert(FAILING, b"1".as_slice())?,
             false => self.mail.remove(FAILING)?,
         };
+        Ok(())
+    }
+
+    fn feed_state(&self) -> Result<Option<FeedState>, StoreError> {
+        self.meta.get(FEED)?.map(|v| decode(FEED, &v)).transpose()
+    }
+
+    fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
+        self.meta.insert(FEED, encode(state))?;
         Ok(())
     }
 

@@ -2,8 +2,12 @@
 //! notifier, starts runs on schedule or on demand, and restarts what crashes.
 //!
 //! Receives [`TenantMsg`]: `Tick` (its schedule), `RunNow` (root / CLI), `RunCompleted`
-//! (writer), `RunFailed` (fetcher or writer), `Respawn` (itself, after a backoff). Sends
-//! `FetcherMsg::Start` to begin a run and `NotifierMsg::RunEnded` when one ends.
+//! (writer), `RunFailed` (fetcher or writer), `Respawn` (itself, after a backoff),
+//! `SyncEmployee` (root: one person now, see `one_sync`; refused during a full run),
+//! `FeedTick` / `FeedStep` (itself: the change feed, see `change_feed`). Sends
+//! `FetcherMsg::Start` to begin a run and `NotifierMsg::RunEnded` when one ends. One-person
+//! syncs and change-feed steps run inside this actor's handler, one at a time, so they never
+//! overlap a full run of the tenant.
 //!
 //! The writer is the SCIM [`Writer`] or the [`FileWriter`], per the tenant's target; both keep
 //! the writer contract (`writer::RosterWriter`), so the rest of the pipeline is the same.
@@ -21,6 +25,7 @@ use chrono::Utc;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tracing::{debug, error, info, warn};
 
+use crate::change_feed::{ChangeFeed, FeedCtx, FeedNext};
 use crate::faults::FaultHook;
 use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
 use crate::file_writer::{FileWriter, FileWriterArgs};
@@ -28,6 +33,7 @@ use crate::mailer::Mailer;
 use crate::mapper::{Mapper, MapperArgs, MapperMsg};
 use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary, Traffic};
 use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
+use crate::one_sync::{self, OneSyncError, OneSyncReport, SyncCtx};
 use crate::plan::PlanReport;
 use crate::quarantine::{Health, Transition};
 use crate::restart::{stopped_child, Backoff};
@@ -77,6 +83,15 @@ pub enum TenantMsg {
         reject: bool,
         reply: RpcReplyPort<Result<String, String>>,
     },
+    /// Sync one employee now (admin API), refused while a full run is in progress.
+    SyncEmployee {
+        employee_id: String,
+        reply: RpcReplyPort<Result<OneSyncReport, OneSyncError>>,
+    },
+    /// The change feed's timer (sent to itself).
+    FeedTick,
+    /// Apply the next employee of the change feed's window (sent to itself).
+    FeedStep,
 }
 
 impl std::fmt::Debug for TenantMsg {
@@ -90,6 +105,9 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::Reviewed(_) => write!(f, "Reviewed"),
             TenantMsg::ApproveReview { reject, .. } => write!(f, "ApproveReview(reject: {reject})"),
             TenantMsg::Approve { run, .. } => write!(f, "Approve({run})"),
+            TenantMsg::SyncEmployee { employee_id, .. } => write!(f, "SyncEmployee({employee_id})"),
+            TenantMsg::FeedTick => write!(f, "FeedTick"),
+            TenantMsg::FeedStep => write!(f, "FeedStep"),
         }
     }
 }
@@ -214,6 +232,9 @@ pub struct TenantSupervisorState {
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
     restarts: u64,
     next_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
+    /// The change feed (off unless `changes_every` is set and the tenant runs as a service).
+    feed: ChangeFeed,
+    feed_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
 }
 
 impl Actor for TenantSupervisor {
@@ -226,6 +247,7 @@ impl Actor for TenantSupervisor {
         myself: ActorRef<Self::Msg>,
         args: TenantArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let feed = ChangeFeed::new(args.spec.changes_every.filter(|_| args.autostart));
         let mut state = TenantSupervisorState {
             args,
             pipeline: None,
@@ -239,6 +261,8 @@ impl Actor for TenantSupervisor {
             slot: None,
             restarts: 0,
             next_tick: None,
+            feed,
+            feed_tick: None,
         };
         spawn_notifier(&myself, &mut state).await;
         if let Err(e) = spawn_pipeline(&myself, &mut state).await {
@@ -253,6 +277,22 @@ impl Actor for TenantSupervisor {
             let delay = random_up_to(state.args.start_spread);
             state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
         }
+        let (ukg, scim) = clients(&state.args);
+        let Some(scim) = scim else {
+            // A user-file tenant has no change feed (the config refuses `changes_every`).
+            return Ok(());
+        };
+        let ctx = feed_ctx(&state.args, &ukg, &scim, false);
+        let first = match state.feed.first_tick(&ctx) {
+            Ok(first) => first,
+            Err(e) => {
+                warn!(tenant = %state.args.spec.id, error = %e, "cannot read the change feed's state; trying again in a minute");
+                Some(Duration::from_secs(60))
+            }
+        };
+        if let Some(delay) = first {
+            state.feed_tick = Some(myself.send_after(delay, || TenantMsg::FeedTick));
+        }
         Ok(())
     }
 
@@ -262,6 +302,9 @@ impl Actor for TenantSupervisor {
     /// holds.
     async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
         if let Some(t) = state.next_tick.take() {
+            t.abort();
+        }
+        if let Some(t) = state.feed_tick.take() {
             t.abort();
         }
         if let Some(pipeline) = state.pipeline.take() {
@@ -323,6 +366,12 @@ impl Actor for TenantSupervisor {
                 let outcome = approve_review(&myself, state, reject).await;
                 let _ = reply.send(outcome);
             }
+            TenantMsg::SyncEmployee { employee_id, reply } => {
+                let outcome = sync_employee(state, &employee_id).await;
+                let _ = reply.send(outcome);
+            }
+            TenantMsg::FeedTick => feed(&myself, state, true).await?,
+            TenantMsg::FeedStep => feed(&myself, state, false).await?,
             TenantMsg::Respawn => {
                 if state.pipeline.is_some() {
                     return Ok(());
@@ -430,6 +479,97 @@ async fn approve(state: &mut TenantSupervisorState, run: u64, reject: bool) -> R
         released.skipped.len(),
         released.failed.len()
     ))
+}
+
+/// The tenant's API clients, on its own rate limiters and counters (no SCIM client for a
+/// tenant that writes a user file).
+fn clients(args: &TenantArgs) -> (UkgClient, Option<ScimClient>) {
+    let res = &args.resources;
+    let ukg = UkgClient::new(args.spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
+        .with_retry_policy(args.retry.clone());
+    let scim = args.spec.target.scim().map(|s| {
+        ScimClient::new(s.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
+            .with_retry_policy(args.retry.clone())
+    });
+    (ukg, scim)
+}
+
+fn feed_ctx<'a>(args: &'a TenantArgs, ukg: &'a UkgClient, scim: &'a ScimClient, run_in_progress: bool) -> FeedCtx<'a> {
+    FeedCtx {
+        sync: SyncCtx {
+            spec: &args.spec,
+            store: args.store.as_ref(),
+            ukg,
+            scim,
+        },
+        status: &args.status,
+        run_in_progress,
+    }
+}
+
+/// One person now, unless a full run is in progress (its creates could race ours).
+async fn sync_employee(state: &TenantSupervisorState, employee_id: &str) -> Result<OneSyncReport, OneSyncError> {
+    if let Some(run) = &state.run {
+        return Err(OneSyncError::RunInProgress {
+            tenant: state.args.spec.id.clone(),
+            run: run.ctx.run_id,
+        });
+    }
+    let (ukg, scim) = clients(&state.args);
+    let Some(scim) = scim else {
+        return Err(OneSyncError::NotScim(state.args.spec.id.clone()));
+    };
+    let ctx = SyncCtx {
+        spec: &state.args.spec,
+        store: state.args.store.as_ref(),
+        ukg: &ukg,
+        scim: &scim,
+    };
+    one_sync::sync_employee(&ctx, employee_id).await
+}
+
+/// A change-feed tick (`tick`) or step, then what the feed asks for next.
+async fn feed(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+    tick: bool,
+) -> Result<(), ActorProcessingErr> {
+    let every = state.args.spec.changes_every.unwrap_or(Duration::from_secs(3 * 3600));
+    // A plan awaiting (or approved for) first-run review comes first: the feed would write
+    // around it.
+    if !matches!(review::need(&state.args.spec, state.args.store.as_ref())?, Need::None) {
+        debug!(tenant = %state.args.spec.id, "change feed waits: a first-run review is pending");
+        schedule_feed_tick(myself, state, every);
+        return Ok(());
+    }
+    let (ukg, scim) = clients(&state.args);
+    // The config refuses `changes_every` for a user-file tenant.
+    let Some(scim) = scim else {
+        return Ok(());
+    };
+    let ctx = feed_ctx(&state.args, &ukg, &scim, state.run.is_some());
+    let next = if tick {
+        state.feed.tick(&ctx).await?
+    } else {
+        state.feed.step(&ctx).await?
+    };
+    match next {
+        FeedNext::Nothing => {}
+        FeedNext::Step => myself.cast(TenantMsg::FeedStep)?,
+        FeedNext::TickIn(delay) => schedule_feed_tick(myself, state, delay),
+        FeedNext::FullRun(delay) => {
+            schedule_feed_tick(myself, state, delay);
+            request_run(myself, state, None)?;
+        }
+    }
+    Ok(())
+}
+
+fn schedule_feed_tick(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState, delay: Duration) {
+    if let Some(t) = state.feed_tick.take() {
+        t.abort();
+    }
+    state.feed_tick = Some(myself.send_after(delay, || TenantMsg::FeedTick));
 }
 
 fn is_current(state: &TenantSupervisorState, run: &RunCtx) -> bool {

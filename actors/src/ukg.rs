@@ -29,6 +29,30 @@ pub const EMPLOYMENT_DETAILS: &str = "/personnel/v1/employment-details";
 pub const DEMOGRAPHIC_DETAILS: &str = "/personnel/v1/employee-demographic-details";
 pub const ORG_LEVELS: &str = "/configuration/v1/org-levels";
 pub const JOBS: &str = "/configuration/v1/jobs";
+/// The change feed (Employee Export permission); see `change_feed`.
+pub const EMPLOYEE_CHANGES: &str = "/personnel/v1/employee-changes";
+
+/// The path of one employment's employment-details record.
+pub fn employment_details_of(company_id: &str, employee_id: &str) -> String {
+    format!(
+        "/personnel/v1/companies/{}/employees/{}/employment-details",
+        path_segment(company_id),
+        path_segment(employee_id)
+    )
+}
+
+/// Percent-encodes everything but unreserved characters, so an id can never change the path.
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// A client for one tenant's UKG Pro API.
 #[derive(Clone)]
@@ -96,7 +120,30 @@ impl UkgClient {
         self.get_list(path, &[]).await
     }
 
-    async fn get_list<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, UkgError> {
+    /// Reads a list with these query parameters (filters such as `employeeId`, or the change
+    /// feed's dates and paging). A 404 reads as no records.
+    pub async fn get_list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, UkgError> {
+        self.get_json(path, query).await
+    }
+
+    /// Reads one record (a JSON object, or an array whose first element is taken); None on 404.
+    pub async fn record<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, UkgError> {
+        let found: OneOrMany<T> = self.get_json(path, &[]).await?;
+        Ok(match found {
+            OneOrMany::One(t) => Some(t),
+            OneOrMany::Many(v) => v.into_iter().next(),
+        })
+    }
+
+    async fn get_json<R: DeserializeOwned + Default>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<R, UkgError> {
         let url = format!("{}{}", self.spec.base_url, path);
         upstream::with_retries(&self.policy, &self.counters, |_| {
             let mut request = self
@@ -120,11 +167,11 @@ impl UkgClient {
         .await
     }
 
-    fn interpret<T: DeserializeOwned>(
+    fn interpret<R: DeserializeOwned + Default>(
         &self,
         path: &str,
         sent: Result<upstream::Reply, SendError>,
-    ) -> Attempt<Vec<T>, UkgError> {
+    ) -> Attempt<R, UkgError> {
         let reply = match sent {
             Ok(r) => r,
             Err(SendError::Transport(detail)) => {
@@ -143,8 +190,8 @@ impl UkgClient {
         let path = path.to_string();
         match reply.status {
             200 => {}
-            // UKG may answer 404 to a list with no records.
-            404 => return Attempt::Done(Vec::new()),
+            // UKG may answer 404 to a list with no records (and to an unknown record).
+            404 => return Attempt::Done(R::default()),
             401 => return Attempt::Fail(UkgError::Unauthorized { path }),
             403 => {
                 let permission = permission_for(&path);
@@ -188,7 +235,7 @@ impl UkgClient {
                 after: None,
             };
         }
-        match serde_json::from_slice::<Vec<T>>(&reply.body) {
+        match serde_json::from_slice::<R>(&reply.body) {
             Ok(rows) => Attempt::Done(rows),
             Err(e) => Attempt::Retry {
                 error: UkgError::Malformed {
@@ -198,6 +245,20 @@ impl UkgClient {
                 after: None,
             },
         }
+    }
+}
+
+/// One record, or a list of them (endpoints for one record are not consistent about it).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    Many(Vec<T>),
+    One(T),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        OneOrMany::Many(Vec::new())
     }
 }
 
@@ -567,7 +628,7 @@ impl Scalar {
 }
 
 /// `null`, `""` and whitespace become None.
-fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<Scalar>::deserialize(d)?.and_then(Scalar::into_text))
 }
 
@@ -576,7 +637,7 @@ fn opt_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
 }
 
 /// Dates as `2021-09-20T00:00:00`, `2021-09-20`, or US-locale `9/20/2021 12:00:00 AM`.
-fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
     Ok(opt_text(d)?.and_then(|s| parse_date(&s)))
 }
 

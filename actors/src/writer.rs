@@ -425,6 +425,25 @@ pub async fn deactivate(
     Ok(())
 }
 
+/// Applies one planned change outside a run (`hrsync sync --employee`, the change feed) with
+/// the same writes and store updates as a run, except that a deactivation is applied at once
+/// (the brake weighs a whole run's deactivations; one person's is not held) and no create is
+/// deferred. A manager link the app cannot take yet is left pending, as in a run: the caller
+/// links it with [`link_one`].
+pub async fn apply_one(scim: &ScimClient, store: &dyn ProgressStore, item: PlanItem) -> Result<Counts, WriteError> {
+    if let Action::Deactivate { .. } = &item.action {
+        let Some(prior) = item.prior else {
+            return Ok(Counts::default());
+        };
+        deactivate(scim, store, &item.user.external_id, prior).await?;
+        return Ok(Counts {
+            deactivated: 1,
+            ..Counts::default()
+        });
+    }
+    apply_item(scim, store, None, 0, item).await
+}
+
 /// Applies one planned change and records it once the app confirmed it.
 async fn apply_item(
     scim: &ScimClient,
@@ -739,7 +758,7 @@ async fn link_managers(
 
 /// Links one employee to its manager; Ok(false) when there is nothing to do any more.
 /// The pending link is dropped either way: a link still missing is planned again next run.
-async fn link_one(
+pub async fn link_one(
     employee_id: &str,
     manager_id: &str,
     scim: &ScimClient,

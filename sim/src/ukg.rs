@@ -1,6 +1,7 @@
 //! The UKG Pro REST API simulator: an HTTP server ([`UkgSim`]) serving the personnel and
-//! configuration endpoints hrsync reads, in the exact shapes (and inconsistencies) real
-//! tenants send, with Basic + `US-Customer-Api-Key` auth, UKG-style paging, a request
+//! configuration endpoints hrsync reads (the lists, `employeeId`/`companyId` filters on
+//! demographics, and one employment's employment-details for one-person syncs), in the
+//! exact shapes (and inconsistencies) real tenants send, with Basic + `US-Customer-Api-Key` auth, UKG-style paging, a request
 //! log, roster control for tests and fault injection.
 
 mod params;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -291,6 +292,10 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/personnel/v1/employment-details", get(employment_details))
         .route("/personnel/v1/employee-demographic-details", get(demographic_details))
+        .route(
+            "/personnel/v1/companies/{company_id}/employees/{employee_id}/employment-details",
+            get(one_employment_details),
+        )
         .route("/personnel/v1/employee-supervisor-details", get(supervisor_details))
         .route("/personnel/v1/employee-changes", get(employee_changes))
         .route("/configuration/v1/org-levels", get(org_levels))
@@ -452,7 +457,50 @@ async fn demographic_details(State(sh): State<Arc<Shared>>, Query(q): Params) ->
     // Deliberately another order than employment-details: clients must join on ids.
     let mut emps = sh.lock().data.employees.clone();
     emps.sort_by(|a, b| (&a.person_id, key(a)).cmp(&(&b.person_id, key(b))));
+    // The `employeeId` / `companyId` filters the real API accepts (any letter case).
+    let filter = |name: &str| {
+        q.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let (employee, company) = (filter("employeeId"), filter("companyId"));
+    if employee.is_some() || company.is_some() {
+        emps.retain(|e| {
+            employee.as_ref().is_none_or(|id| *id == e.employee_id)
+                && company.as_ref().is_none_or(|c| *c == e.company_id)
+        });
+        if emps.is_empty() {
+            return not_found("No employee matches the given filters.");
+        }
+    }
     paged(&sh, &q, &emps, render::demographics)
+}
+
+/// `/personnel/v1/companies/{companyId}/employees/{employeeId}/employment-details`: one
+/// employment as an object (the list's row shape), or 404.
+async fn one_employment_details(
+    State(sh): State<Arc<Shared>>,
+    Path((company_id, employee_id)): Path<(String, String)>,
+) -> Response {
+    let found = sh
+        .lock()
+        .data
+        .employees
+        .iter()
+        .find(|e| e.company_id == company_id && e.employee_id == employee_id)
+        .cloned();
+    match found {
+        Some(e) => json_response(StatusCode::OK, &render::employment(&e)),
+        None => not_found("Employee not found."),
+    }
+}
+
+/// 404 with UKG's documented error body.
+fn not_found(detail: &str) -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &params::error_body(404, "Not Found", detail, &[]),
+    )
 }
 
 async fn supervisor_details(State(sh): State<Arc<Shared>>, Query(q): Params) -> Response {

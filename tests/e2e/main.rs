@@ -4,12 +4,14 @@
 mod harness;
 mod sshd;
 
+mod change_feed;
 mod check;
 mod config_errors;
 mod crash;
 mod file_writer;
 mod http_face;
 mod notify;
+mod one_sync;
 mod page;
 mod proxy;
 mod resilience;

@@ -3,6 +3,8 @@
 //! counts requests, records every user the app created (by `externalId`, from the 201
 //! answer), and can SIGKILL the `hrsync` process at its Nth request: before forwarding it
 //! (the app never sees it) or after the app applied it but before hrsync gets the answer.
+//! It can also fail writes (every request but GET) with a status until healed, after
+//! letting some through ([`KillProxy::fail_writes_after`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -52,6 +54,14 @@ pub struct Seen {
     pub status: u16,
 }
 
+/// Writes failing until healed.
+struct FailWrites {
+    /// Writes still let through before failing.
+    pass: usize,
+    status: StatusCode,
+    failed: usize,
+}
+
 #[derive(Default)]
 struct Record {
     total: usize,
@@ -59,6 +69,8 @@ struct Record {
     creates: Vec<Create>,
     armed: Option<Armed>,
     kills: usize,
+    fail_writes: Option<FailWrites>,
+    writes_failed: usize,
 }
 
 struct Shared {
@@ -155,6 +167,26 @@ impl KillProxy {
     pub fn kills(&self) -> usize {
         self.shared.lock().kills
     }
+
+    /// Lets the next `pass` writes (requests other than GET) through, then answers every
+    /// further write with `status` (not forwarded) until [`KillProxy::heal`].
+    pub fn fail_writes_after(&self, pass: usize, status: u16) {
+        self.shared.lock().fail_writes = Some(FailWrites {
+            pass,
+            status: StatusCode::from_u16(status).unwrap(),
+            failed: 0,
+        });
+    }
+
+    /// Forwards writes again; returns how many were failed since `fail_writes_after`.
+    pub fn heal(&self) -> usize {
+        self.shared.lock().fail_writes.take().map_or(0, |f| f.failed)
+    }
+
+    /// Writes failed by `fail_writes_after` so far (all of them, healed or not).
+    pub fn writes_failed(&self) -> usize {
+        self.shared.lock().writes_failed
+    }
 }
 
 impl Drop for KillProxy {
@@ -204,6 +236,24 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             }
             _ => Cut::None,
         };
+        let mut refused = None;
+        if parts.method != Method::GET {
+            if let Some(f) = r.fail_writes.as_mut() {
+                if f.pass > 0 {
+                    f.pass -= 1;
+                } else {
+                    f.failed += 1;
+                    refused = Some(f.status);
+                }
+            }
+        }
+        if let Some(status) = refused {
+            r.writes_failed += 1;
+            if let Some(seen) = r.log.get_mut(number - 1) {
+                seen.status = status.as_u16();
+            }
+            return status_only(status);
+        }
         (number, cut)
     };
     if let Cut::Before(pid) = cut {

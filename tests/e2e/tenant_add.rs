@@ -362,6 +362,7 @@ async fn interactive_answers_are_checked_and_a_failed_value_is_asked_again() {
         "",                                          // after the 401: keep the user name
         "ACME_UKG_PASSWORD",                         // the right password
         "",                                          // keep the API key file
+        "",                                          // the target: Enter keeps [scim]
         &format!("{}/Users", scim.base_url("acme")), // "/Users" dropped and told
         "WRONG_SECRET",                              // a wrong token: 401, asked again
         "ACME_SCIM_TOKEN",                           // (the contact comes from a flag: not asked)
