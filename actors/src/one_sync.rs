@@ -429,7 +429,12 @@ async fn apply_employee(
         notes: Vec::new(),
     };
     let Some(item) = planned.items.into_iter().next() else {
-        if planned.unchanged == 0 {
+        if let Some(rule) = planned.excluded.first() {
+            // Out of the tenant's scope, and not synced before (or ignored).
+            step.outcome = StepOutcome::NotSynced {
+                reason: format!("out of scope ({})", rule.reason),
+            };
+        } else if planned.unchanged == 0 {
             // Set aside by the mapper: the failures say why.
             step.outcome = StepOutcome::NotSynced {
                 reason: reasons.join("; "),

@@ -90,13 +90,30 @@ async fn out_of_scope_is_never_created_falling_out_deactivates_and_ignore_leaves
     for id in &contractors {
         assert!(!users.contains_key(id), "contractor {id} was created");
     }
+    // A one-person sync follows the same scope.
+    let config = setup.config.to_str().unwrap().to_string();
+    let one = run(
+        &setup,
+        &[
+            "sync",
+            "--config",
+            &config,
+            "--tenant",
+            "scope",
+            "--employee",
+            &contractors[0],
+        ],
+    )
+    .await;
+    assert_eq!(one.code, Some(1), "{one:?}");
+    assert!(one.stdout.contains(&format!("out of scope ({CONTRACTORS})")), "{one:?}");
+    assert!(!app_users(&scim, "scope").await.contains_key(&contractors[0]));
 
     // Two synced employees become contractors: they are deactivated, saying why in `plan`.
     let newly: Vec<String> = candidates[3..5].iter().map(|e| e.employee_id.clone()).collect();
     for id in &newly {
         assert!(ukg.update(id, |e| e.employee_type = "con".into()));
     }
-    let config = setup.config.to_str().unwrap().to_string();
     let plan = run(&setup, &["plan", "--config", &config, "--tenant", "scope"]).await;
     plan.assert_ok();
     for id in &newly {
