@@ -237,3 +237,78 @@ async fn a_window_stopped_mid_way_loses_nothing_and_writes_each_change_once() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("change feed window stopped"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_killed_mid_window_loses_nothing() {
+    let (ukg, data) = ukg_sim(25, 104, "killfeed.example", "pw-k", "KEYK1").await;
+    let scim = ScimServer::start(&["killfeed"], "tok-k").await;
+    let proxy = KillProxy::start(&format!("http://127.0.0.1:{}", scim.port)).await;
+    let tenant = TenantConf {
+        id: "killfeed".into(),
+        ukg_base: ukg.base_url(),
+        scim_base: proxy.base_url("killfeed"),
+        page_size: 10,
+        ukg_password: "pw-k".into(),
+        ukg_api_key: "KEYK1".into(),
+        scim_token: "tok-k".into(),
+    };
+    let setup = feed_setup(&tenant);
+    let env = [("HRSYNC_TEST_CHANGES_SPACING", "3s")];
+    let first = Service::start(&setup, &env);
+    first.wait_status(|v| outcome(v, "killfeed") == Some("ok")).await;
+    let users_before = scim.users("killfeed").await.len();
+
+    // Right after a window was read, three employees change; the next window's first write
+    // reaches the app, and the process is SIGKILLed before it hears the answer.
+    let seen = feed_calls(&ukg).len();
+    eventually(Duration::from_secs(30), "a feed call", async || {
+        feed_calls(&ukg).len() > seen
+    })
+    .await;
+    proxy.arm(first.child.id().unwrap(), 1, crate::proxy::KillMode::AfterUpstream);
+    let changed: Vec<String> = [2, 9, 14]
+        .iter()
+        .map(|i| data.employees[*i].employee_id.clone())
+        .collect();
+    let changed_at = chrono::Utc::now();
+    for (n, id) in changed.iter().enumerate() {
+        assert!(ukg.update(id, |e| e.job_title = Some(format!("Killed Title {n}"))));
+    }
+    eventually(Duration::from_secs(30), "the kill", async || proxy.kills() == 1).await;
+    proxy.disarm();
+    drop(first);
+
+    // What the killed process left in its store: the window that read the changes was
+    // recorded as a call, but its end was not applied (its employees were not all written).
+    {
+        let store = hrsync_actors::store::Store::open(&setup.dir.path().join("data")).unwrap();
+        let feed = store.tenant("killfeed").unwrap().feed_state().unwrap().unwrap();
+        assert!(
+            feed.calls.last().is_some_and(|c| *c >= changed_at),
+            "the killed window was read after the changes: {feed:?}"
+        );
+        assert!(
+            feed.applied_until.is_some_and(|t| t < changed_at),
+            "the killed window must not count as applied: {feed:?}"
+        );
+    }
+
+    // A new process on the same store: its start-up run and the next windows apply it all.
+    let second = Service::start(&setup, &env);
+    eventually(Duration::from_secs(60), "every change in the app", async || {
+        let users = scim.users("killfeed").await;
+        changed.iter().enumerate().all(|(n, id)| {
+            users
+                .get(id)
+                .is_some_and(|u| u["title"] == format!("Killed Title {n}").as_str())
+        })
+    })
+    .await;
+    assert_eq!(
+        scim.users("killfeed").await.len(),
+        users_before,
+        "no user created twice"
+    );
+    let (code, log) = second.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+}
