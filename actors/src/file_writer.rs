@@ -24,20 +24,19 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::brake::{deactivation_brake, roster_guard, BrakeSpec, Held, HeldDeactivation};
 use crate::delivery;
 use crate::error::StoreError;
 use crate::faults::{self, FaultHook, PanicPoint};
-use crate::fetcher::FetcherMsg;
 use crate::model::{Action, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
 use crate::spec::FileSpec;
 use crate::status::StatusBoard;
 use crate::store::{Cursor, EmployeeState, ProgressStore, StagedCommit};
 use crate::tenant::TenantMsg;
 use crate::user_file;
-use crate::writer::{RosterWriter, WriterMsg};
+use crate::writer::{commit_and_ack, RosterWriter, WriterMsg};
 
 pub struct FileWriter;
 
@@ -108,7 +107,7 @@ impl Actor for FileWriter {
 
 /// Stages a page's changes, commits the page and acks the fetcher; closes the run after
 /// the last page.
-async fn apply_page(plan: PagePlan, state: &mut FileWriterState) -> Result<(), ActorProcessingErr> {
+async fn apply_page(mut plan: PagePlan, state: &mut FileWriterState) -> Result<(), ActorProcessingErr> {
     let store = state.args.store.clone();
     let mut counts = Counts {
         unchanged: plan.unchanged,
@@ -117,33 +116,23 @@ async fn apply_page(plan: PagePlan, state: &mut FileWriterState) -> Result<(), A
         deferred: plan.deferred,
         ..Counts::default()
     };
-    for item in plan.items {
+    for item in std::mem::take(&mut plan.items) {
         counts.add(&stage(store.as_ref(), item)?);
     }
-    state.seen.extend(plan.seen);
+    state.seen.extend(std::mem::take(&mut plan.seen));
     counts.failed = plan.failures.len() as u64;
-    let cursor = match store.commit_page(plan.run.run_id, plan.index, &counts, &plan.failures, &plan.excluded) {
-        Ok(c) => c,
-        Err(StoreError::RunClosed { .. }) => {
-            debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, "run already closed; page dropped");
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
+    let Some(cursor) = commit_and_ack(
+        &plan,
+        &counts,
+        &plan.failures,
+        store.as_ref(),
+        &state.args.status,
+        &state.args.faults,
+    )
+    .await?
+    else {
+        return Ok(());
     };
-    store.flush().await?;
-    debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, staged = counts.writes(), "page staged and committed");
-    state.args.status.update(&plan.run.tenant, |s| {
-        s.progress = Some((cursor.pages_committed, cursor.counts.read))
-    });
-    faults::check(&state.args.faults, || PanicPoint::AfterCommit {
-        tenant: plan.run.tenant.clone(),
-        page: plan.index,
-    });
-    // The fetcher may be gone (restarting); the restarted one resumes from the cursor.
-    let _ = plan.ack.cast(FetcherMsg::PageCommitted {
-        run_id: plan.run.run_id,
-        index: plan.index,
-    });
     if plan.last {
         close_run(plan.run, cursor, state).await?;
     }

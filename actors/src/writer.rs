@@ -185,13 +185,13 @@ impl Actor for Writer {
     }
 }
 
-async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
+async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), ActorProcessingErr> {
     let store = state.args.store.clone();
     let scim = &state.args.scim;
     let directory = state.directory.clone();
     let directory = directory.as_deref();
     let run_id = plan.run.run_id;
-    let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(plan.items)
+    let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(std::mem::take(&mut plan.items))
         .map(|item| {
             let store = store.clone();
             async move {
@@ -205,7 +205,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
         .collect()
         .await;
 
-    state.seen.extend(plan.seen);
+    state.seen.extend(std::mem::take(&mut plan.seen));
     let mut counts = Counts {
         unchanged: plan.unchanged,
         read: plan.read,
@@ -213,7 +213,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
         deferred: plan.deferred,
         ..Counts::default()
     };
-    let mut failures = plan.failures;
+    let mut failures = std::mem::take(&mut plan.failures);
     for (employee_id, result) in results {
         match result {
             Ok(applied) => counts.add(&applied),
@@ -238,20 +238,49 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
     }
     counts.failed = failures.len() as u64;
 
-    let cursor = match store.commit_page(plan.run.run_id, plan.index, &counts, &failures, &plan.excluded) {
+    let Some(cursor) = commit_and_ack(
+        &plan,
+        &counts,
+        &failures,
+        store.as_ref(),
+        &state.args.status,
+        &state.args.faults,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    if plan.last {
+        close_run(plan.run, cursor, state).await?;
+    }
+    Ok(())
+}
+
+/// The end of a page in the writer contract, shared by both writers: commits the page
+/// (cursor, counts, failures, out-of-scope list: one transaction), flushes, shows progress
+/// and acks the fetcher. None when the run was closed already (the page is dropped).
+pub(crate) async fn commit_and_ack(
+    plan: &PagePlan,
+    counts: &Counts,
+    failures: &[RecordFailure],
+    store: &dyn ProgressStore,
+    status: &StatusBoard,
+    faults: &Option<Arc<FaultHook>>,
+) -> Result<Option<Cursor>, StoreError> {
+    let cursor = match store.commit_page(plan.run.run_id, plan.index, counts, failures, &plan.excluded) {
         Ok(c) => c,
         Err(StoreError::RunClosed { .. }) => {
             debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, "run already closed; page dropped");
-            return Ok(());
+            return Ok(None);
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     store.flush().await?;
     debug!(tenant = %plan.run.tenant, run = plan.run.run_id, page = plan.index, writes = counts.writes(), "page committed");
-    state.args.status.update(&plan.run.tenant, |s| {
+    status.update(&plan.run.tenant, |s| {
         s.progress = Some((cursor.pages_committed, cursor.counts.read))
     });
-    faults::check(&state.args.faults, || PanicPoint::AfterCommit {
+    faults::check(faults, || PanicPoint::AfterCommit {
         tenant: plan.run.tenant.clone(),
         page: plan.index,
     });
@@ -260,11 +289,7 @@ async fn apply_page(plan: PagePlan, state: &mut WriterState) -> Result<(), Actor
         run_id: plan.run.run_id,
         index: plan.index,
     });
-
-    if plan.last {
-        close_run(plan.run, cursor, state).await?;
-    }
-    Ok(())
+    Ok(Some(cursor))
 }
 
 /// After the last page: links pending managers, checks the roster, adds deactivations by

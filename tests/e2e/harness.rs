@@ -282,11 +282,12 @@ impl Setup {
     /// `hrsync sync --tenant ID`, to completion.
     pub async fn sync(&self, tenant: &str) -> Run {
         let config = self.config.to_str().unwrap();
-        let out = self
-            .command(&["sync", "--config", config, "--tenant", tenant])
-            .output()
-            .await
-            .unwrap();
+        self.run(&["sync", "--config", config, "--tenant", tenant]).await
+    }
+
+    /// `hrsync ARGS`, to completion.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().await.unwrap();
         Run {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -20,16 +20,9 @@ fn manager_of(u: &Value) -> Option<&str> {
 /// `hrsync sync --tenant T --employee E`, to completion.
 pub async fn sync_employee(setup: &Setup, tenant: &str, employee: &str) -> Run {
     let config = setup.config.to_str().unwrap();
-    let out = setup
-        .command(&["sync", "--config", config, "--tenant", tenant, "--employee", employee])
-        .output()
+    setup
+        .run(&["sync", "--config", config, "--tenant", tenant, "--employee", employee])
         .await
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// A new employee in UKG, like `base`, reporting to `manager`.

@@ -9,7 +9,7 @@ use chrono::{Duration, Utc};
 use hrsync_sim::SimEmployee;
 use serde_json::json;
 
-use crate::harness::{ukg_sim, Run, ScimServer, Setup, TenantConf};
+use crate::harness::{ukg_sim, ScimServer, Setup, TenantConf};
 
 fn conf(id: &str, ukg: &hrsync_sim::UkgSim, scim: &ScimServer) -> TenantConf {
     TenantConf {
@@ -20,15 +20,6 @@ fn conf(id: &str, ukg: &hrsync_sim::UkgSim, scim: &ScimServer) -> TenantConf {
         ukg_password: "pw".into(),
         ukg_api_key: "KEY01".into(),
         scim_token: scim.token.clone(),
-    }
-}
-
-async fn run(setup: &Setup, args: &[&str]) -> Run {
-    let out = setup.command(args).output().await.unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -196,18 +187,14 @@ async fn a_termination_storm_is_held_until_approved() {
     );
 
     let config = setup.config.to_str().unwrap();
-    let wrong = run(
-        &setup,
-        &["approve", "--config", config, "--tenant", "storm", "--run", "1"],
-    )
-    .await;
+    let wrong = setup
+        .run(&["approve", "--config", config, "--tenant", "storm", "--run", "1"])
+        .await;
     assert_eq!(wrong.code, Some(1), "{wrong:?}");
     assert!(wrong.stderr.contains("from run 2"), "{wrong:?}");
-    let approved = run(
-        &setup,
-        &["approve", "--config", config, "--tenant", "storm", "--run", "2"],
-    )
-    .await;
+    let approved = setup
+        .run(&["approve", "--config", config, "--tenant", "storm", "--run", "2"])
+        .await;
     assert_eq!(approved.code, Some(0), "{approved:?}");
     assert!(
         approved.stdout.contains(&format!("{} deactivated", storm.len())),
@@ -297,7 +284,7 @@ async fn plan_shows_the_next_run_and_writes_nothing() {
     ukg.terminate(gone, Utc::now().date_naive() - Duration::days(1));
 
     let config = setup.config.to_str().unwrap();
-    let plan = run(&setup, &["plan", "--config", config, "--tenant", "plan"]).await;
+    let plan = setup.run(&["plan", "--config", config, "--tenant", "plan"]).await;
     assert_eq!(plan.code, Some(0), "{plan:?}");
     assert!(
         plan.stdout.contains("1 update") && plan.stdout.contains("1 deactivate"),
@@ -311,7 +298,9 @@ async fn plan_shows_the_next_run_and_writes_nothing() {
         plan.stdout.contains(&format!("deactivate  {gone} (terminated in UKG)")),
         "{plan:?}"
     );
-    let json = run(&setup, &["plan", "--config", config, "--tenant", "plan", "--json"]).await;
+    let json = setup
+        .run(&["plan", "--config", config, "--tenant", "plan", "--json"])
+        .await;
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["updates"][0]["employee_id"], moved.as_str());
     assert_eq!(scim.users("plan").await, before, "plan wrote nothing");

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use hrsync_sim::{SimEmployee, UkgSim};
 
-use crate::harness::{free_port, ukg_sim, Run, ScimServer, Setup, Smtp, TenantConf};
+use crate::harness::{free_port, ukg_sim, ScimServer, Setup, Smtp, TenantConf};
 
 fn conf(id: &str, ukg: &UkgSim, scim: &ScimServer) -> TenantConf {
     TenantConf {
@@ -19,15 +19,6 @@ fn conf(id: &str, ukg: &UkgSim, scim: &ScimServer) -> TenantConf {
         ukg_password: "pw".into(),
         ukg_api_key: "KEY01".into(),
         scim_token: scim.token.clone(),
-    }
-}
-
-async fn run(setup: &Setup, args: &[&str]) -> Run {
-    let out = setup.command(args).output().await.unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -92,9 +83,8 @@ async fn out_of_scope_is_never_created_falling_out_deactivates_and_ignore_leaves
     }
     // A one-person sync follows the same scope.
     let config = setup.config.to_str().unwrap().to_string();
-    let one = run(
-        &setup,
-        &[
+    let one = setup
+        .run(&[
             "sync",
             "--config",
             &config,
@@ -102,9 +92,8 @@ async fn out_of_scope_is_never_created_falling_out_deactivates_and_ignore_leaves
             "scope",
             "--employee",
             &contractors[0],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(one.code, Some(1), "{one:?}");
     assert!(one.stdout.contains(&format!("out of scope ({CONTRACTORS})")), "{one:?}");
     assert!(!app_users(&scim, "scope").await.contains_key(&contractors[0]));
@@ -114,7 +103,7 @@ async fn out_of_scope_is_never_created_falling_out_deactivates_and_ignore_leaves
     for id in &newly {
         assert!(ukg.update(id, |e| e.employee_type = "con".into()));
     }
-    let plan = run(&setup, &["plan", "--config", &config, "--tenant", "scope"]).await;
+    let plan = setup.run(&["plan", "--config", &config, "--tenant", "scope"]).await;
     plan.assert_ok();
     for id in &newly {
         assert!(
@@ -223,7 +212,7 @@ async fn first_run_review_writes_nothing_until_approved_then_applies_exactly_the
         "{}",
         mails[0]
     );
-    let status = run(&setup, &["status", "--config", &config]).await;
+    let status = setup.run(&["status", "--config", &config]).await;
     assert!(status.stdout.contains("awaiting review"), "{status:?}");
     // Asking again does not compute (or mail) another plan.
     let again = setup.sync("review").await;
@@ -239,7 +228,7 @@ async fn first_run_review_writes_nothing_until_approved_then_applies_exactly_the
     hire.supervisor_id = None;
     hire.supervisor_company_id = None;
     ukg.hire(hire);
-    let approve = run(&setup, &["approve", "--config", &config, "--tenant", "review"]).await;
+    let approve = setup.run(&["approve", "--config", &config, "--tenant", "review"]).await;
     approve.assert_ok();
     assert!(approve.stdout.contains("plan approved"), "{approve:?}");
     assert_eq!(approve.count("created"), active as u64, "{approve:?}");
@@ -272,15 +261,13 @@ async fn first_run_review_writes_nothing_until_approved_then_applies_exactly_the
     changed.assert_ok();
     assert!(changed.stdout.contains("plan awaiting review"), "{changed:?}");
     let before = app_users(&scim, "review").await;
-    let reject = run(
-        &setup,
-        &["approve", "--config", &config, "--tenant", "review", "--reject"],
-    )
-    .await;
+    let reject = setup
+        .run(&["approve", "--config", &config, "--tenant", "review", "--reject"])
+        .await;
     reject.assert_ok();
     assert!(reject.stdout.contains("discarded"), "{reject:?}");
     assert_eq!(app_users(&scim, "review").await, before, "rejecting writes nothing");
-    let nothing = run(&setup, &["approve", "--config", &config, "--tenant", "review"]).await;
+    let nothing = setup.run(&["approve", "--config", &config, "--tenant", "review"]).await;
     assert_eq!(nothing.code, Some(1), "{nothing:?}");
     assert!(nothing.stderr.contains("no plan is waiting for review"), "{nothing:?}");
 }
