@@ -163,6 +163,9 @@ impl Actor for Writer {
             state.seen.clear();
             state.complete_read = plan.index == 1;
             state.directory = None;
+            if plan.index == 1 {
+                drop_stale_pending(state.args.store.as_ref(), &plan.run)?;
+            }
             let first_sync = state
                 .args
                 .store
@@ -252,6 +255,24 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
     };
     if plan.last {
         close_run(plan.run, cursor, state).await?;
+    }
+    Ok(())
+}
+
+/// At the first page of a run: forgets the deactivations and manager links that an earlier
+/// run left pending when it stopped (they were planned from an older roster: someone
+/// rehired since must not be deactivated). This run plans again whatever still applies.
+fn drop_stale_pending(store: &dyn ProgressStore, run: &RunCtx) -> Result<(), StoreError> {
+    let deactivations = store.pending_deactivations()?;
+    let links = store.pending_links()?;
+    for (id, _) in &deactivations {
+        store.remove_pending_deactivation(id)?;
+    }
+    for (id, _) in &links {
+        store.remove_pending_link(id)?;
+    }
+    if !deactivations.is_empty() || !links.is_empty() {
+        info!(tenant = %run.tenant, run = run.run_id, deactivations = deactivations.len(), links = links.len(), "dropped what an unfinished run left pending; this run plans it again");
     }
     Ok(())
 }

@@ -373,3 +373,42 @@ async fn an_employee_missing_from_a_complete_roster_is_deactivated() {
         active(&data.employees).len() - 1
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deactivation_left_by_a_failed_run_is_not_applied_to_a_rehire() {
+    let (ukg, data) = ukg_sim(30, 44, "stale.example", "pw", "KEY01").await;
+    let scim = ScimServer::start(&["stale"], "tok").await;
+    let proxy = crate::proxy::KillProxy::start(&format!("http://127.0.0.1:{}", scim.port)).await;
+    let mut c = conf("stale", &ukg, &scim);
+    c.scim_base = proxy.base_url("stale");
+    c.page_size = 10;
+    let setup = Setup::new(&[&c]);
+    setup.fast_retries();
+    setup.sync("stale").await.assert_ok();
+
+    // The first employee of page 1 is terminated; later pages carry title changes, and the
+    // app refuses the token (401) from the first write on: the run stops after page 1, its
+    // deactivation still pending.
+    let mut sorted: Vec<&SimEmployee> = data.employees.iter().filter(|e| e.status == "A").collect();
+    sorted.sort_by(|a, b| (&a.company_id, &a.employee_id).cmp(&(&b.company_id, &b.employee_id)));
+    let leaver = sorted[0].employee_id.clone();
+    assert!(ukg.terminate(&leaver, Utc::now().date_naive() - Duration::days(1)));
+    for e in &sorted[sorted.len() - 5..] {
+        assert!(ukg.update(&e.employee_id, |e| e.job_title = Some("Stale Title".into())));
+    }
+    proxy.fail_writes_after(0, 401);
+    let failed = setup.sync("stale").await;
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    proxy.heal();
+
+    // HR takes the termination back before the next run: nobody may be deactivated.
+    assert!(ukg.update(&leaver, |e| {
+        e.status = "A".into();
+        e.date_of_termination = None;
+    }));
+    let next = setup.sync("stale").await;
+    next.assert_ok();
+    assert_eq!(next.count("deactivated"), 0, "{next:?}");
+    let users = scim.users("stale").await;
+    assert_eq!(users[&leaver]["active"], true, "the stale deactivation was applied");
+}
