@@ -1,13 +1,20 @@
-//! A small in-process SCIM 2.0 target ([`ScimSim`]) for `hrsync demo`: Users only, held
-//! in memory, with Bearer auth, `eq` filters, paging, create (409 on a taken userName),
-//! PUT and PATCH. The tests use the real scim2-server; this one only serves what hrsync
-//! calls. DELETE is not offered (hrsync never deletes): 405.
+//! A small in-process SCIM 2.0 target ([`ScimSim`]) for `hrsync demo` and the benchmarks:
+//! Users only, held in memory, with Bearer auth, `eq` filters, paging, create (409 on a
+//! taken userName), PUT and PATCH, and a log of every request (arrival time, method, path,
+//! status) for rate measurements. The tests use the real scim2-server; this one only serves
+//! what hrsync calls. DELETE is not offered (hrsync never deletes): 405.
+//!
+//! Users are indexed by id, by lower-cased userName and by externalId, so the uniqueness
+//! check, `GET /Users/{id}` and `eq` filters on those three attributes cost the same with
+//! 100,000 users as with ten (other filters scan every user).
 
 mod filter;
 mod patch;
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
@@ -19,7 +26,8 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use crate::server::Server;
-use filter::{find_key, get_ci, Filter};
+use crate::ukg::RequestRecord;
+use filter::{find_key, get_ci, Filter, Indexed};
 pub use filter::{ENTERPRISE_URN, USER_URN};
 
 const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -42,9 +50,100 @@ struct Shared {
 
 #[derive(Default)]
 struct ScimState {
-    /// User resources in creation order.
+    /// User resources in creation order (never removed: positions are stable).
     users: Vec<Value>,
+    /// Position in `users` by id.
+    by_id: HashMap<String, usize>,
+    /// Position in `users` by lower-cased userName (unique).
+    by_user_name: HashMap<String, usize>,
+    /// Positions in `users` by externalId (case-exact; not required to be unique).
+    by_external_id: HashMap<String, Vec<usize>>,
     writes: usize,
+    requests: Vec<RequestRecord>,
+}
+
+impl ScimState {
+    /// Adds a user (which has its id) and indexes it.
+    fn push(&mut self, user: Value) {
+        let index = self.users.len();
+        self.index(index, &user);
+        self.users.push(user);
+    }
+
+    /// Replaces the user at `index` (same id), re-indexing its userName and externalId.
+    fn replace(&mut self, index: usize, user: Value) {
+        let old = std::mem::replace(&mut self.users[index], Value::Null);
+        self.unindex(index, &old);
+        self.index(index, &user);
+        self.users[index] = user;
+    }
+
+    fn index(&mut self, index: usize, user: &Value) {
+        if let Some(id) = user["id"].as_str() {
+            self.by_id.insert(id.to_owned(), index);
+        }
+        if let Some(name) = user["userName"].as_str() {
+            self.by_user_name.insert(name.to_lowercase(), index);
+        }
+        for x in external_ids(user) {
+            self.by_external_id.entry(x.to_owned()).or_default().push(index);
+        }
+    }
+
+    fn unindex(&mut self, index: usize, user: &Value) {
+        if let Some(name) = user["userName"].as_str() {
+            let name = name.to_lowercase();
+            if self.by_user_name.get(&name) == Some(&index) {
+                self.by_user_name.remove(&name);
+            }
+        }
+        for x in external_ids(user) {
+            if let Some(positions) = self.by_external_id.get_mut(x) {
+                positions.retain(|p| *p != index);
+                if positions.is_empty() {
+                    self.by_external_id.remove(x);
+                }
+            }
+        }
+    }
+
+    /// Position of the user with this id.
+    fn position(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Positions (ascending, i.e. creation order) of the users matching `filter`.
+    fn matching(&self, filter: Option<&Filter>) -> Vec<usize> {
+        let Some(filter) = filter else {
+            return (0..self.users.len()).collect();
+        };
+        let mut candidates: Vec<usize> = match filter.indexed() {
+            Some(Indexed::Id(id)) => self.by_id.get(id).copied().into_iter().collect(),
+            Some(Indexed::UserName(name)) => self
+                .by_user_name
+                .get(&name.to_lowercase())
+                .copied()
+                .into_iter()
+                .collect(),
+            Some(Indexed::ExternalId(x)) => self.by_external_id.get(x).cloned().unwrap_or_default(),
+            None => (0..self.users.len()).collect(),
+        };
+        candidates.sort_unstable();
+        candidates.dedup();
+        // The index narrows, the filter decides: exactly what a full scan would match.
+        candidates.retain(|&i| filter.matches(&self.users[i]));
+        candidates
+    }
+}
+
+/// The externalId values of a user as an `externalId eq "…"` filter sees them: the string
+/// value, or the strings of an array value (the attribute name ignoring case).
+fn external_ids(user: &Value) -> Vec<&str> {
+    match user.as_object().and_then(|m| get_ci(m, "externalId")) {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl Shared {
@@ -89,6 +188,23 @@ impl ScimSim {
     /// How many POST, PUT and PATCH requests were received (with a valid token).
     pub fn write_count(&self) -> usize {
         self.shared.lock().writes
+    }
+
+    /// Every request received (valid token or not), in order of arrival.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// How many requests were received.
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().requests.len()
+    }
+
+    /// Forgets the requests received so far and resets the write count.
+    pub fn reset_requests(&self) {
+        let mut state = self.shared.lock();
+        state.requests.clear();
+        state.writes = 0;
     }
 
     /// Stops serving and releases the port.
@@ -153,7 +269,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Bearer token check; counts writes.
+/// Logs the request, checks the Bearer token, counts writes.
 async fn auth(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let ok = req
         .headers()
@@ -161,17 +277,34 @@ async fn auth(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Respon
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token.trim() == sh.token);
-    if !ok {
+    let index = {
+        let mut state = sh.lock();
+        state.requests.push(RequestRecord {
+            at: Instant::now(),
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+            query: req.uri().query().unwrap_or_default().to_owned(),
+            status: 0,
+            authorized: ok,
+        });
+        if ok && [Method::POST, Method::PUT, Method::PATCH].contains(req.method()) {
+            state.writes += 1;
+        }
+        state.requests.len() - 1
+    };
+    let response = if ok {
+        next.run(req).await
+    } else {
         let mut response = ScimError::new(StatusCode::UNAUTHORIZED, None, "Authorization failure").into_response();
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+        response
+    };
+    if let Some(r) = sh.lock().requests.get_mut(index) {
+        r.status = response.status().as_u16();
     }
-    if [Method::POST, Method::PUT, Method::PATCH].contains(req.method()) {
-        sh.lock().writes += 1;
-    }
-    next.run(req).await
+    response
 }
 
 async fn list_users(
@@ -197,16 +330,12 @@ async fn list_users(
     let count = number("count")?.map(|c| c.max(0));
 
     let state = sh.lock();
-    let matching: Vec<&Value> = state
-        .users
-        .iter()
-        .filter(|u| filter.as_ref().is_none_or(|f| f.matches(u)))
-        .collect();
+    let matching = state.matching(filter.as_ref());
     let page: Vec<Value> = matching
         .iter()
         .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
         .take(count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)))
-        .map(|u| (*u).clone())
+        .map(|&i| state.users[i].clone())
         .collect();
     Ok(scim_json(
         StatusCode::OK,
@@ -222,18 +351,14 @@ async fn list_users(
 
 async fn get_user(State(sh): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ScimError> {
     let state = sh.lock();
-    let user = state
-        .users
-        .iter()
-        .find(|u| u["id"] == id.as_str())
-        .ok_or_else(|| ScimError::not_found(&id))?;
-    Ok(scim_json(StatusCode::OK, user))
+    let index = state.position(&id).ok_or_else(|| ScimError::not_found(&id))?;
+    Ok(scim_json(StatusCode::OK, &state.users[index]))
 }
 
 async fn create_user(State(sh): State<Arc<Shared>>, body: Bytes) -> Result<Response, ScimError> {
     let mut user = parse_user(&body)?;
     let mut state = sh.lock();
-    check_unique(&state.users, &user, None)?;
+    check_unique(&state, &user, None)?;
     let id = new_id();
     let location = format!("{}/Users/{id}", sh.base_url);
     let now = now();
@@ -244,7 +369,7 @@ async fn create_user(State(sh): State<Arc<Shared>>, body: Bytes) -> Result<Respo
                "location": location, "version": "W/\"1\""}),
     );
     let user = Value::Object(user);
-    state.users.push(user.clone());
+    state.push(user.clone());
     let mut response = scim_json(StatusCode::CREATED, &user);
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -294,14 +419,10 @@ fn store(
     change: impl FnOnce(&Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
 ) -> Result<Response, ScimError> {
     let mut state = sh.lock();
-    let index = state
-        .users
-        .iter()
-        .position(|u| u["id"] == id)
-        .ok_or_else(|| ScimError::not_found(id))?;
+    let index = state.position(id).ok_or_else(|| ScimError::not_found(id))?;
     let current = state.users[index].as_object().cloned().unwrap_or_default();
     let mut user = change(&current)?;
-    check_unique(&state.users, &user, Some(id))?;
+    check_unique(&state, &user, Some(id))?;
     let mut meta = current
         .get("meta")
         .and_then(Value::as_object)
@@ -317,7 +438,7 @@ fn store(
     user.insert("id".to_owned(), json!(id));
     user.insert("meta".to_owned(), Value::Object(meta));
     let user = Value::Object(user);
-    state.users[index] = user.clone();
+    state.replace(index, user.clone());
     Ok(scim_json(StatusCode::OK, &user))
 }
 
@@ -352,15 +473,16 @@ fn parse_user(body: &[u8]) -> Result<Map<String, Value>, ScimError> {
 }
 
 /// 409 uniqueness when another user (not `except`) has the same userName, ignoring case.
-fn check_unique(users: &[Value], user: &Map<String, Value>, except: Option<&str>) -> Result<(), ScimError> {
+fn check_unique(state: &ScimState, user: &Map<String, Value>, except: Option<&str>) -> Result<(), ScimError> {
     let name = user
         .get("userName")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_lowercase();
-    let taken = users.iter().any(|u| {
-        except.is_none_or(|id| u["id"] != id) && u["userName"].as_str().is_some_and(|n| n.to_lowercase() == name)
-    });
+    let taken = state
+        .by_user_name
+        .get(&name)
+        .is_some_and(|&i| except.is_none_or(|id| state.users[i]["id"] != id));
     if taken {
         return Err(ScimError::new(
             StatusCode::CONFLICT,

@@ -250,3 +250,86 @@ async fn patch_and_put() {
     // 2 POST + 5 PATCH + 3 PUT.
     assert_eq!(sim.write_count(), 10);
 }
+
+#[tokio::test]
+async fn indexes_follow_renames_and_external_id_changes() {
+    let sim = ScimSim::start(TOKEN).await.expect("start");
+    let (_, a) = send_json(&sim, Method::POST, "/Users", &user("a@x.test", "E1")).await;
+    let (_, b) = send_json(&sim, Method::POST, "/Users", &user("b@x.test", "E2")).await;
+    let a_id = a["id"].as_str().expect("id").to_owned();
+    let b_id = b["id"].as_str().expect("id").to_owned();
+    let total = |filter: String| {
+        let sim = sim.clone();
+        async move { get(&sim, &filter_path(&filter)).await.1["totalResults"].clone() }
+    };
+
+    // Renaming a frees the old userName and takes the new one; the externalId moves with a PUT.
+    let rename =
+        json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "A2@x.test"}]});
+    let (status, _) = send_json(&sim, Method::PATCH, &format!("/Users/{a_id}"), &rename).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(total(r#"userName eq "a@x.test""#.into()).await, 0);
+    assert_eq!(total(r#"userName eq "a2@X.test""#.into()).await, 1);
+    let (status, _) = send_json(&sim, Method::POST, "/Users", &user("A@x.test", "E3")).await;
+    assert_eq!(status, StatusCode::CREATED, "the old userName is free again");
+    let (status, _) = send_json(&sim, Method::PUT, &format!("/Users/{b_id}"), &user("b@x.test", "E9")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(total(r#"externalId eq "E2""#.into()).await, 0);
+    assert_eq!(total(r#"externalId eq "E9""#.into()).await, 1);
+    assert_eq!(
+        total(r#"externalId eq "e9""#.into()).await,
+        0,
+        "externalId is case-exact"
+    );
+
+    // externalId is not unique in the app: a filter answers every holder, in creation order.
+    let (_, c) = send_json(&sim, Method::POST, "/Users", &user("c@x.test", "E9")).await;
+    let (_, list) = get(&sim, &filter_path(r#"externalId eq "E9""#)).await;
+    assert_eq!(list["Resources"][0]["id"], b_id.as_str());
+    assert_eq!(list["Resources"][1]["id"], c["id"]);
+    assert_eq!(total(format!("id eq \"{a_id}\"")).await, 1);
+    assert_eq!(
+        total(r#"emails.value eq "C@x.test""#.into()).await,
+        1,
+        "other filters scan"
+    );
+}
+
+#[tokio::test]
+async fn request_log() {
+    let sim = ScimSim::start(TOKEN).await.expect("start");
+    send_json(&sim, Method::POST, "/Users", &user("a@x.test", "E1")).await;
+    get(&sim, "/Users?count=1").await;
+    let resp = Client::new()
+        .get(format!("{}/Users", sim.base_url()))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let log = sim.requests();
+    let seen: Vec<(&str, &str, &str, u16, bool)> = log
+        .iter()
+        .map(|r| {
+            (
+                r.method.as_str(),
+                r.path.as_str(),
+                r.query.as_str(),
+                r.status,
+                r.authorized,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/scim/v2/Users", "", 201, true),
+            ("GET", "/scim/v2/Users", "count=1", 200, true),
+            ("GET", "/scim/v2/Users", "", 401, false),
+        ]
+    );
+    assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
+    assert_eq!((sim.request_count(), sim.write_count()), (3, 1));
+    sim.reset_requests();
+    assert_eq!((sim.request_count(), sim.write_count()), (0, 0));
+}

@@ -9,6 +9,15 @@ pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterpr
 /// The core User schema URN.
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
+/// A filter ScimSim can answer from an index: on `id`, `externalId` (both case-exact) or
+/// `userName` (case-insensitive), with a string value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Indexed<'a> {
+    Id(&'a str),
+    ExternalId(&'a str),
+    UserName(&'a str),
+}
+
 /// A parsed `attr eq value` filter.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Filter {
@@ -41,6 +50,25 @@ impl Filter {
             attr: attr.to_owned(),
             value,
         })
+    }
+
+    /// The index that can answer this filter, if any: a plain or core-URN-qualified `id`,
+    /// `externalId` or `userName` compared with a string.
+    pub(crate) fn indexed(&self) -> Option<Indexed<'_>> {
+        let value = self.value.as_str()?;
+        let (container, attr) = split_urn(&self.attr);
+        if container.is_some() {
+            return None;
+        }
+        if attr.eq_ignore_ascii_case("id") {
+            Some(Indexed::Id(value))
+        } else if attr.eq_ignore_ascii_case("externalId") {
+            Some(Indexed::ExternalId(value))
+        } else if attr.eq_ignore_ascii_case("userName") {
+            Some(Indexed::UserName(value))
+        } else {
+            None
+        }
     }
 
     /// Whether `resource` has a value at `attr` equal to the filter value (strings
@@ -153,5 +181,23 @@ mod tests {
         assert!(f(r#"userName co "x""#).is_err());
         assert!(f(r#"userName eq x"#).is_err());
         assert!(f(r#"userName eq "x" and active eq true"#).is_err());
+    }
+
+    #[test]
+    fn indexed_filters() {
+        let idx = |s: &str| Filter::parse(s).map(|f| f.indexed().map(|i| format!("{i:?}")));
+        assert_eq!(idx(r#"userName eq "A@x""#), Ok(Some(r#"UserName("A@x")"#.into())));
+        assert_eq!(idx(r#"USERNAME eq "a""#), Ok(Some(r#"UserName("a")"#.into())));
+        assert_eq!(idx(r#"externalId eq "E1""#), Ok(Some(r#"ExternalId("E1")"#.into())));
+        assert_eq!(idx(r#"id eq "x""#), Ok(Some(r#"Id("x")"#.into())));
+        assert_eq!(
+            idx(&format!(r#"{USER_URN}:userName eq "a""#)),
+            Ok(Some(r#"UserName("a")"#.into()))
+        );
+        // Not indexed: other attributes, sub-attributes, extension attributes, non-strings.
+        assert_eq!(idx(r#"emails.value eq "a""#), Ok(None));
+        assert_eq!(idx(r#"name.userName eq "a""#), Ok(None));
+        assert_eq!(idx(&format!(r#"{ENTERPRISE_URN}:employeeNumber eq "1""#)), Ok(None));
+        assert_eq!(idx("externalId eq 12"), Ok(None));
     }
 }
