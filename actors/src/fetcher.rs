@@ -137,10 +137,20 @@ impl Actor for Fetcher {
 }
 
 /// Reads the lookups and every demographics page (what a run needs before paging the roster).
+/// Each page is folded into the join table as it arrives, so only one page of raw rows is
+/// held at a time.
 pub async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
     let lookups = read_lookups(client).await?;
-    let demographics: Vec<DemographicRow> = client.all_pages(ukg::DEMOGRAPHIC_DETAILS).await?;
-    Ok((ukg::people(demographics), lookups))
+    let mut people = People::default();
+    for page in 1.. {
+        let rows: Vec<DemographicRow> = client.page(ukg::DEMOGRAPHIC_DETAILS, page).await?;
+        let last = rows.len() < client.page_size() as usize;
+        people.extend(rows);
+        if last {
+            break;
+        }
+    }
+    Ok((people, lookups))
 }
 
 /// Reads the lookups `ukg::join` resolves (org levels, jobs).

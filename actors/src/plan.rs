@@ -3,8 +3,6 @@
 //! whether the brake or the roster guard would stop the run — read from UKG and the store,
 //! with nothing written anywhere.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
@@ -148,9 +146,9 @@ pub async fn plan_with_items(
         }
     }
     let seen: std::collections::HashSet<&String> = planned.seen.iter().collect();
-    let employees_state: HashMap<String, _> = store.employees()?.into_iter().collect();
-    for (id, s) in &employees_state {
-        if s.active && !seen.contains(id) {
+    let active_ids = store.active_employees()?;
+    for id in &active_ids {
+        if !seen.contains(id) {
             report.deactivations.push(Deactivation {
                 employee_id: id.clone(),
                 reason: "absent from the UKG roster".into(),
@@ -158,7 +156,7 @@ pub async fn plan_with_items(
         }
     }
     report.deactivations.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
-    let active = employees_state.values().filter(|s| s.active).count() as u64;
+    let active = active_ids.len() as u64;
     report.brake = deactivation_brake(report.deactivations.len() as u64, active, &tenant.brake);
     Ok((report, items))
 }

@@ -478,8 +478,11 @@ pub struct Person {
     pub last_name: Option<String>,
     pub preferred_name: Option<String>,
     pub email: Option<String>,
-    /// The row's other non-sensitive fields (for configured mappings).
-    pub other: BTreeMap<String, String>,
+    /// The row's other fields that a configured mapping may read
+    /// ([`crate::mapping::UKG_FIELDS`]), by name. A short list rather than a map: one is
+    /// held per employee for the whole run, and a map's node costs ~0.5 KiB however few
+    /// fields it holds.
+    pub other: Vec<(&'static str, String)>,
 }
 
 /// Demographics keyed by (company id, employee id), and the set of employee ids.
@@ -514,23 +517,43 @@ impl People {
 
 /// Builds the join table from demographic rows.
 pub fn people(rows: Vec<DemographicRow>) -> People {
-    let by_key: HashMap<(String, String), Person> = rows
-        .into_iter()
-        .filter_map(|r| {
-            Some((
-                (r.company_id?, r.employee_id?),
+    let mut people = People::default();
+    people.extend(rows);
+    people
+}
+
+impl People {
+    /// Adds a page of demographic rows (rows without company or employee id are skipped).
+    /// Of a row's other fields only those a mapping may read ([`crate::mapping::UKG_FIELDS`])
+    /// are kept: addresses, phones and the like would cost memory for every employee of
+    /// the roster, which is held for the whole run, and no mapping can use them.
+    pub fn extend(&mut self, rows: Vec<DemographicRow>) {
+        for r in rows {
+            let (Some(company_id), Some(employee_id)) = (r.company_id, r.employee_id) else {
+                continue;
+            };
+            let other = r
+                .other
+                .0
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let name = crate::mapping::UKG_FIELDS.iter().find(|f| **f == k)?;
+                    Some((*name, v))
+                })
+                .collect();
+            self.ids.insert(employee_id.clone());
+            self.by_key.insert(
+                (company_id, employee_id),
                 Person {
                     first_name: r.first_name,
                     last_name: r.last_name,
                     preferred_name: r.preferred_name,
                     email: r.email_address,
-                    other: r.other.0,
+                    other,
                 },
-            ))
-        })
-        .collect();
-    let ids = by_key.keys().map(|(_, e)| e.clone()).collect();
-    People { by_key, ids }
+            );
+        }
+    }
 }
 
 /// Joins one employment row with its person and the lookups; None when the row lacks its
@@ -555,7 +578,9 @@ pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_l
             .cloned()
             .unwrap_or_else(|| code.clone())
     });
-    let mut fields: BTreeMap<String, String> = person.map(|p| p.other.clone()).unwrap_or_default();
+    let mut fields: BTreeMap<String, String> = person
+        .map(|p| p.other.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        .unwrap_or_default();
     fields.extend(row.other.0.clone());
     let typed = [
         ("companyID", Some(&company_id)),
@@ -656,6 +681,23 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn people_keep_only_the_fields_a_mapping_may_read() {
+        let rows: Vec<DemographicRow> = serde_json::from_str(
+            r#"[{"employeeId":"E1","companyId":"C1","firstName":"Zoë","middleName":"Ann","personId":"p-1",
+                 "addressLine1":"1 Main St","homePhone":"5550000000","ssn":"123-45-6789"},
+                {"employeeId":"E2","firstName":"No company"}]"#,
+        )
+        .unwrap();
+        let people = people(rows);
+        assert_eq!(people.len(), 1, "a row without its company id is not joinable");
+        let p = people.get("C1", "E1").unwrap();
+        assert_eq!(p.first_name.as_deref(), Some("Zoë"));
+        let kept: Vec<(&str, &str)> = p.other.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(kept, [("middleName", "Ann"), ("personId", "p-1")]);
+        assert!(people.has_supervisor(None, "E1"));
+    }
 
     #[test]
     fn employment_rows_tolerate_nulls_empties_and_numbers() {

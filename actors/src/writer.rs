@@ -346,27 +346,29 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         })?;
         return Ok(());
     }
-    let employees: HashMap<String, EmployeeState> = store.employees()?.into_iter().collect();
-    let active = employees.values().filter(|s| s.active).count() as u64;
+    // Only the ids of the active users, never every employee's whole state: memory at the
+    // end of a run must not grow with the roster.
+    let active_ids = store.active_employees()?;
+    let active = active_ids.len() as u64;
     if state.complete_read {
-        for (id, s) in &employees {
-            if s.active && !state.seen.contains(id) {
-                store.add_pending_deactivation(id, "absent from the UKG roster")?;
-            }
+        for id in active_ids.iter().filter(|id| !state.seen.contains(*id)) {
+            store.add_pending_deactivation(id, "absent from the UKG roster")?;
         }
         store.set_last_roster_size(counts.read)?;
     }
-    let mut pending: Vec<(String, String)> = store
-        .pending_deactivations()?
-        .into_iter()
-        .filter(|(id, _)| employees.get(id).is_some_and(|s| s.active))
-        .collect();
+    drop(active_ids);
+    let mut pending: Vec<(String, String, EmployeeState)> = Vec::new();
+    for (id, why) in store.pending_deactivations()? {
+        if let Some(s) = store.employee(&id)?.filter(|s| s.active) {
+            pending.push((id, why, s));
+        }
+    }
     if let Some(review) = store.review()?.filter(|r| r.approved) {
         // An approved first-run review: only the deactivations it listed.
         let (keep, defer): (Vec<_>, Vec<_>) = pending
             .into_iter()
-            .partition(|(id, _)| review.deactivations.contains(id));
-        for (id, _) in &defer {
+            .partition(|(id, _, _)| review.deactivations.contains(id));
+        for (id, _, _) in &defer {
             store.remove_pending_deactivation(id)?;
         }
         counts.deferred += defer.len() as u64;
@@ -378,9 +380,9 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
             reason: reason.clone(),
             deactivations: pending
                 .iter()
-                .map(|(id, why)| HeldDeactivation {
+                .map(|(id, why, s)| HeldDeactivation {
                     employee_id: id.clone(),
-                    app_id: employees[id].app_id.clone(),
+                    app_id: s.app_id.clone(),
                     reason: why.clone(),
                 })
                 .collect(),
@@ -393,14 +395,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         warn!(tenant = %run.tenant, run = run.run_id, held = counts.held, %reason, "deactivation brake tripped; deactivations held for approval");
     } else {
         let results = futures::stream::iter(pending)
-            .map(|(id, _)| {
+            .map(|(id, _, s)| {
                 let store = store.clone();
-                let state = employees.get(&id).cloned();
                 async move {
-                    let result = match state {
-                        Some(s) => deactivate(scim, store.as_ref(), &id, s).await,
-                        None => Ok(()),
-                    };
+                    let result = deactivate(scim, store.as_ref(), &id, s).await;
                     (id, result)
                 }
             })
@@ -688,27 +686,37 @@ async fn create_deferred(
     let mut counts = Counts::default();
     let mut failures = Vec::new();
     loop {
-        let mut pending = Vec::new();
-        for (id, p) in store.pending_creates()? {
-            if p.run_id == run_id {
-                pending.push((id, p));
+        // Ids and managers only: the users stay in the store until their wave (a first sync
+        // may defer half the roster).
+        let mut waiting: HashMap<String, Option<String>> = HashMap::new();
+        for (id, deferred_by, manager) in store.pending_create_heads()? {
+            if deferred_by == run_id {
+                waiting.insert(id, manager);
             } else {
                 // Deferred by a run that did not finish: this run planned the employee afresh.
                 store.remove_pending_create(&id)?;
             }
         }
-        if pending.is_empty() {
+        if waiting.is_empty() {
             break;
         }
-        let waiting: HashSet<String> = pending.iter().map(|(id, _)| id.clone()).collect();
-        let (ready, blocked): (Vec<_>, Vec<_>) = pending
-            .into_iter()
-            .partition(|(_, p)| p.user.manager_external_id.as_ref().is_none_or(|m| !waiting.contains(m)));
+        let mut ready: Vec<String> = waiting
+            .iter()
+            .filter(|(_, m)| m.as_ref().is_none_or(|m| !waiting.contains_key(m)))
+            .map(|(id, _)| id.clone())
+            .collect();
         let stuck = ready.is_empty();
-        let wave = if stuck { blocked } else { ready };
-        let results = futures::stream::iter(wave)
-            .map(|(id, p)| async move {
-                let result = create_one_deferred(scim, store, directory, &id, p, stuck).await;
+        if stuck {
+            ready = waiting.into_keys().collect();
+        }
+        ready.sort();
+        let results = futures::stream::iter(ready)
+            .map(|id| async move {
+                let result = match store.pending_create(&id) {
+                    Ok(Some(p)) => create_one_deferred(scim, store, directory, &id, p, stuck).await,
+                    Ok(None) => Ok(Counts::default()),
+                    Err(e) => Err(WriteError::Store(e)),
+                };
                 (id, result)
             })
             .buffer_unordered(concurrency.max(1));
