@@ -12,6 +12,9 @@ pub enum PanicPoint {
     /// In the writer, right after page `page` of this tenant was committed and flushed
     /// (before the fetcher is acked).
     AfterCommit { tenant: String, page: u32 },
+    /// In the writer, when a create deferred to the end of a first sync was applied and its
+    /// user recorded, before its pending entry is dropped.
+    DeferredCreateRecorded { tenant: String, employee_id: String },
     /// In the file writer, after the run's file was delivered and before the run's states
     /// were committed.
     BeforeFileCommit { tenant: String },

@@ -320,8 +320,15 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     let scim = &state.args.scim;
     let concurrency = state.args.concurrency;
     let directory = state.directory.clone();
-    let (create_counts, create_failures) =
-        create_deferred(scim, store.as_ref(), directory.as_deref(), concurrency, run.run_id).await?;
+    let (create_counts, create_failures) = create_deferred(
+        scim,
+        store.as_ref(),
+        directory.as_deref(),
+        concurrency,
+        &run,
+        &state.args.faults,
+    )
+    .await?;
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
     let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1).await?;
@@ -457,15 +464,20 @@ pub async fn deactivate(
     employee_id: &str,
     mut state: EmployeeState,
 ) -> Result<(), WriteError> {
-    let result = scim.set_active(&state.app_id, false).await;
-    store.remove_pending_deactivation(employee_id)?;
-    result?;
+    if let Err(e) = scim.set_active(&state.app_id, false).await {
+        store.remove_pending_deactivation(employee_id)?;
+        return Err(e.into());
+    }
     state.active = false;
     if let Some(u) = state.user.as_mut() {
         u.active = false;
     }
     state.applied_at = Utc::now();
+    // The new state before the pending entry goes: a kill between the two (sled may write
+    // its log at any moment) leaves a pending deactivation of an inactive user, which is
+    // skipped, never a forgotten deactivation.
     store.put_employee(employee_id, &state)?;
+    store.remove_pending_deactivation(employee_id)?;
     Ok(())
 }
 
@@ -681,8 +693,10 @@ async fn create_deferred(
     store: &dyn ProgressStore,
     directory: Option<&Directory>,
     concurrency: usize,
-    run_id: u64,
+    run: &RunCtx,
+    faults: &Option<Arc<FaultHook>>,
 ) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+    let run_id = run.run_id;
     let mut counts = Counts::default();
     let mut failures = Vec::new();
     loop {
@@ -713,7 +727,15 @@ async fn create_deferred(
         let results = futures::stream::iter(ready)
             .map(|id| async move {
                 let result = match store.pending_create(&id) {
-                    Ok(Some(p)) => create_one_deferred(scim, store, directory, &id, p, stuck).await,
+                    Ok(Some(p)) => {
+                        let recorded = || {
+                            faults::check(faults, || PanicPoint::DeferredCreateRecorded {
+                                tenant: run.tenant.clone(),
+                                employee_id: id.clone(),
+                            })
+                        };
+                        create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
+                    }
                     Ok(None) => Ok(Counts::default()),
                     Err(e) => Err(WriteError::Store(e)),
                 };
@@ -747,6 +769,7 @@ async fn create_one_deferred(
     employee_id: &str,
     pending: PendingCreate,
     without_manager: bool,
+    recorded: impl FnOnce(),
 ) -> Result<Counts, WriteError> {
     let mut counts = Counts::default();
     if store.employee(employee_id)?.is_some() {
@@ -759,9 +782,13 @@ async fn create_one_deferred(
     } else {
         resolve_manager(store, &user)?
     };
-    let result = create_or_adopt(scim, &user, manager_app.as_deref(), directory).await;
-    store.remove_pending_create(employee_id)?;
-    let (app_id, adopted) = result?;
+    let (app_id, adopted) = match create_or_adopt(scim, &user, manager_app.as_deref(), directory).await {
+        Ok(created) => created,
+        Err(e) => {
+            store.remove_pending_create(employee_id)?;
+            return Err(e);
+        }
+    };
     if adopted {
         counts.adopted += 1
     } else {
@@ -771,10 +798,16 @@ async fn create_one_deferred(
         .is_some()
         .then(|| user.manager_external_id.clone())
         .flatten();
+    // The user's state (and its pending link) before the pending create goes: sled may write
+    // its log between any two of these, and a kill after a write must never leave the
+    // pending create gone with the user unrecorded (its reports would then be linked to
+    // nobody). A pending create of a recorded user is dropped by the next attempt.
     store.put_employee(employee_id, &new_state(&app_id, &pending.hash, &user, linked))?;
     if let (None, Some(m)) = (&manager_app, &user.manager_external_id) {
         store.add_pending_link(employee_id, m)?;
     }
+    recorded();
+    store.remove_pending_create(employee_id)?;
     Ok(counts)
 }
 

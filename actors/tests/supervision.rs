@@ -236,6 +236,71 @@ async fn a_run_resumes_from_every_committed_checkpoint() {
     }
 }
 
+/// A first sync defers the create of a user whose manager is not in the app yet to the end
+/// of the run. A crash between recording such a user and dropping its pending entry must
+/// leave the user recorded (it is adopted, not lost): were the entry dropped first, the
+/// resumed run would neither create the manager nor link its reports (seen in the SIGKILL
+/// test as "manager … is not in the app").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_while_recording_a_deferred_create_loses_neither_the_user_nor_its_reports_links() {
+    let ukg = ukg(60, 11).await;
+    // The order the writer meets them (employment-details order, one write at a time): a
+    // user is deferred when its manager was not written before it.
+    let mut roster: Vec<SimEmployee> = ukg.employees().into_iter().filter(|e| e.status != "T").collect();
+    roster.sort_by(|a, b| (&a.company_id, &a.employee_id).cmp(&(&b.company_id, &b.employee_id)));
+    let mut written = BTreeSet::new();
+    let mut deferred = BTreeSet::new();
+    for e in &roster {
+        match &e.supervisor_id {
+            Some(m) if !written.contains(m) => deferred.insert(e.employee_id.clone()),
+            _ => written.insert(e.employee_id.clone()),
+        };
+    }
+    let reports_of = |m: &str| -> Vec<String> {
+        roster
+            .iter()
+            .filter(|e| e.supervisor_id.as_deref() == Some(m))
+            .map(|e| e.employee_id.clone())
+            .collect()
+    };
+    let victim = deferred
+        .iter()
+        .find(|d| !reports_of(d).is_empty())
+        .expect("the sample roster defers a manager")
+        .clone();
+
+    let app = ScimSim::start(TOKEN).await.unwrap();
+    let faults = Arc::new(FaultHook::default());
+    faults.arm(PanicPoint::DeferredCreateRecorded {
+        tenant: "deferred".into(),
+        employee_id: victim.clone(),
+    });
+    let (root, status) = start(vec![spec("deferred", &ukg, &app, 10, 1)], false, Some(faults)).await;
+    let summary = run_now(&root, "deferred").await;
+    assert_eq!(status.snapshot()["deferred"].restarts, 1, "the armed crash fired");
+    assert_eq!(summary.outcome, Outcome::Ok, "{summary:?}");
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    assert_eq!(app_ids(&app), active_ids(&ukg), "every active employee exactly once");
+    let users = app.users();
+    let app_id = |external: &str| {
+        users
+            .iter()
+            .find(|u| u["externalId"] == external)
+            .map(|u| u["id"].clone())
+            .unwrap()
+    };
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    for report in reports_of(&victim) {
+        let user = users.iter().find(|u| u["externalId"] == report.as_str()).unwrap();
+        assert_eq!(
+            user[enterprise]["manager"]["value"],
+            app_id(&victim),
+            "{report} is linked to its manager {victim}"
+        );
+    }
+    stop(root).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_tenants_are_quarantined_while_others_keep_their_schedule() {
     let (good_ukg, bad_ukg, down_ukg) = (ukg(10, 4).await, ukg(10, 5).await, ukg(10, 6).await);
