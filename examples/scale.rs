@@ -187,8 +187,11 @@ async fn run(hrsync: &Path, config: &Path, ukg: &UkgSim, app: &ScimSim) -> anyho
     ukg.reset_requests();
     app.reset_requests();
     let started = Instant::now();
+    // SCALE_WRAP (e.g. "heaptrack -o /tmp/ht/run") runs hrsync under a profiler.
+    let wrap = std::env::var("SCALE_WRAP").unwrap_or_default();
     let out = tokio::process::Command::new("/usr/bin/time")
         .arg("-v")
+        .args(wrap.split_whitespace())
         .arg(hrsync)
         .args(["sync", "--tenant", "scale", "--config"])
         .arg(config)
