@@ -76,16 +76,16 @@ impl Expr {
     }
 
     /// The value for one employee's fields; None when a field it needs is empty.
-    pub fn eval(&self, fields: &BTreeMap<String, String>) -> Option<String> {
+    pub fn eval<K: std::borrow::Borrow<str> + Ord>(&self, fields: &BTreeMap<K, String>) -> Option<String> {
         let non_empty = |s: String| (!s.trim().is_empty()).then_some(s);
         match self {
-            Expr::Field(f) => fields.get(f).cloned().and_then(non_empty),
+            Expr::Field(f) => fields.get(f.as_str()).cloned().and_then(non_empty),
             Expr::Template(parts) => {
                 let mut out = String::new();
                 for p in parts {
                     match p {
                         Part::Text(t) => out.push_str(t),
-                        Part::Field(f) => out.push_str(fields.get(f).filter(|v| !v.trim().is_empty())?),
+                        Part::Field(f) => out.push_str(fields.get(f.as_str()).filter(|v| !v.trim().is_empty())?),
                     }
                 }
                 non_empty(out)

@@ -282,7 +282,7 @@ mod tests {
                 ("emailAddress", "zoe@alt.example"),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k, v.to_string()))
             .collect(),
         }
     }

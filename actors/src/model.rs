@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::EmployeeState;
 
+/// UKG fields by API name, for configured mappings and scope rules.
+pub type Fields = std::collections::BTreeMap<&'static str, String>;
+
 /// One employee as read from UKG: employment-details joined with demographic details on
 /// (company id, employee id), with lookups resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,9 +38,10 @@ pub struct Employee {
     pub supervisor_id: Option<String>,
     /// Whether the manager is in the roster (demographics) at all.
     pub supervisor_in_roster: bool,
-    /// Every non-sensitive UKG field by API name (employment and demographics, plus the
-    /// resolved `department`), for configured mappings.
-    pub fields: std::collections::BTreeMap<String, String>,
+    /// The UKG fields a mapping or a scope rule may read ([`crate::mapping::UKG_FIELDS`]) by
+    /// API name (employment and demographics, plus the resolved `department`). The names are
+    /// the list's own `&'static str`: a page holds thousands of employees in flight.
+    pub fields: Fields,
 }
 
 /// The user hrsync wants the app to hold for one employee (the mapping's output).

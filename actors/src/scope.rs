@@ -116,7 +116,7 @@ impl Rule {
 
     /// Whether the employee's field passes the rule's test.
     pub fn matches(&self, e: &Employee) -> bool {
-        self.op.test(e.fields.get(&self.field).map(String::as_str))
+        self.op.test(e.fields.get(self.field.as_str()).map(String::as_str))
     }
 }
 
@@ -149,7 +149,7 @@ impl ScopeSpec {
 mod tests {
     use super::*;
 
-    fn employee(fields: &[(&str, &str)]) -> Employee {
+    fn employee(fields: &[(&'static str, &str)]) -> Employee {
         Employee {
             company_id: "C1".into(),
             employee_id: "E1".into(),
@@ -165,7 +165,7 @@ mod tests {
             termination_date: None,
             supervisor_id: None,
             supervisor_in_roster: false,
-            fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
         }
     }
 

@@ -227,15 +227,20 @@ fn migrate_per_kind_trees(db: &sled::Db) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// sled's page cache, in bytes. sled's default (1 GiB) lets the cache grow with the store:
+/// a run reads every employee's state, so a 100,000-employee tenant kept ~50 MB of them
+/// cached (BENCHMARKS.md). Reads past the cache come from the OS page cache.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl Store {
     /// Opens (or creates) the database in `dir`. Fails if another process holds it.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Self::from_db(sled::Config::new().path(dir).open()?)
+        Self::from_db(sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()?)
     }
 
     /// A temporary database (deleted on drop), for tests and `hrsync demo`.
     pub fn temporary() -> Result<Store, StoreError> {
-        Self::from_db(sled::Config::new().temporary(true).open()?)
+        Self::from_db(sled::Config::new().temporary(true).cache_capacity(CACHE_BYTES).open()?)
     }
 
     fn from_db(db: sled::Db) -> Result<Store, StoreError> {

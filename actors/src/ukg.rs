@@ -6,7 +6,7 @@
 //! aliases and empty→None; fields hrsync does not need (SSN, birth date, addresses) are not
 //! deserialized at all.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -298,10 +298,12 @@ pub fn is_sensitive(name: &str) -> bool {
     SENSITIVE.iter().any(|s| lower.contains(s))
 }
 
-/// The other fields of a row, as text, for configured mappings; sensitive fields are skipped
-/// without being read, and nested values are ignored.
+/// The other fields of a row that a mapping or scope rule may read
+/// ([`crate::mapping::UKG_FIELDS`]), as text; every other field (sensitive ones among them)
+/// is skipped without being read, and nested values are ignored. A short list with the
+/// list's own names: a page holds thousands of rows.
 #[derive(Debug, Clone, Default)]
-pub struct SafeFields(pub BTreeMap<String, String>);
+pub struct SafeFields(pub Vec<(&'static str, String)>);
 
 impl<'de> Deserialize<'de> for SafeFields {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -312,14 +314,18 @@ impl<'de> Deserialize<'de> for SafeFields {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SafeFields, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if is_sensitive(&key) {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let name = crate::mapping::UKG_FIELDS.iter().find(|f| **f == key);
+                    let Some(name) = name.filter(|_| !is_sensitive(&key)) else {
                         map.next_value::<serde::de::IgnoredAny>()?;
                         continue;
-                    }
+                    };
                     if let Some(text) = map.next_value::<Option<Loose>>()?.and_then(Loose::into_text) {
-                        out.insert(key, text);
+                        match out.iter_mut().find(|(k, _)| k == name) {
+                            Some((_, v)) => *v = text,
+                            None => out.push((*name, text)),
+                        }
                     }
                 }
                 Ok(SafeFields(out))
@@ -532,15 +538,7 @@ impl People {
             let (Some(company_id), Some(employee_id)) = (r.company_id, r.employee_id) else {
                 continue;
             };
-            let other = r
-                .other
-                .0
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    let name = crate::mapping::UKG_FIELDS.iter().find(|f| **f == k)?;
-                    Some((*name, v))
-                })
-                .collect();
+            let other = r.other.0;
             self.ids.insert(employee_id.clone());
             self.by_key.insert(
                 (company_id, employee_id),
@@ -578,10 +576,8 @@ pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_l
             .cloned()
             .unwrap_or_else(|| code.clone())
     });
-    let mut fields: BTreeMap<String, String> = person
-        .map(|p| p.other.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-        .unwrap_or_default();
-    fields.extend(row.other.0.clone());
+    let mut fields: crate::model::Fields = person.map(|p| p.other.iter().cloned().collect()).unwrap_or_default();
+    fields.extend(row.other.0);
     let typed = [
         ("companyID", Some(&company_id)),
         ("employeeID", Some(&employee_id)),
@@ -605,11 +601,11 @@ pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_l
     ];
     for (name, value) in typed {
         if let Some(v) = value {
-            fields.insert(name.to_string(), v.clone());
+            fields.insert(name, v.clone());
         }
     }
     if let Some(d) = row.date_of_termination {
-        fields.insert("dateOfTermination".into(), d.to_string());
+        fields.insert("dateOfTermination", d.to_string());
     }
     Some(Employee {
         fields,
@@ -697,6 +693,17 @@ mod tests {
         let kept: Vec<(&str, &str)> = p.other.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(kept, [("middleName", "Ann"), ("personId", "p-1")]);
         assert!(people.has_supervisor(None, "E1"));
+    }
+
+    #[test]
+    fn rows_keep_only_the_fields_a_mapping_may_read() {
+        let row: EmploymentRow = serde_json::from_str(
+            r#"{"companyID":"C1","employeeID":"E1","employeeTypeCode":"REG","favouriteColour":"teal",
+                "ssn":"123-45-6789","annualSalary":99000,"lastHireDate":"2020-01-02T00:00:00"}"#,
+        )
+        .unwrap();
+        let kept: Vec<(&str, &str)> = row.other.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(kept, [("employeeTypeCode", "REG"), ("lastHireDate", "2020-01-02T00:00:00")]);
     }
 
     #[test]
