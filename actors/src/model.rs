@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::EmployeeState;
 
+/// The 64-bit hash of an employee id (SipHash with fixed keys), for roster-wide sets that
+/// must not grow with the ids' length: 8 bytes an id.
+pub fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
 /// UKG fields by API name, for configured mappings and scope rules.
 pub type Fields = std::collections::BTreeMap<&'static str, String>;
 

@@ -74,7 +74,7 @@ pub struct WriterState {
     /// A run that failed here: its remaining pages are dropped.
     aborted_run: Option<u64>,
     /// Employee ids read in this run (deactivation by absence).
-    /// Hashes of the employee ids the run's pages held ([`id_hash`]): 8 bytes each, not the
+    /// Hashes of the employee ids the run's pages held ([`crate::model::id_hash`]): 8 bytes each, not the
     /// ids themselves, so a 100,000-employee roster costs ~1 MB here. A collision (odds ~10⁻⁹
     /// at that size) could only spare a leaver's deactivation by absence, never cause one.
     seen: HashSet<u64>,
@@ -211,7 +211,7 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
         .collect()
         .await;
 
-    state.seen.extend(plan.seen.iter().map(|id| id_hash(id)));
+    state.seen.extend(plan.seen.iter().map(|id| crate::model::id_hash(id)));
     plan.seen = Vec::new();
     let mut counts = Counts {
         unchanged: plan.unchanged,
@@ -261,14 +261,6 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
         close_run(plan.run, cursor, state).await?;
     }
     Ok(())
-}
-
-/// The 64-bit hash of an employee id kept in [`WriterState::seen`] (SipHash with fixed keys).
-fn id_hash(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
 }
 
 /// At the first page of a run: forgets the deactivations and manager links that an earlier
@@ -370,7 +362,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     let active_ids = store.active_employees()?;
     let active = active_ids.len() as u64;
     if state.complete_read {
-        for id in active_ids.iter().filter(|id| !state.seen.contains(&id_hash(id))) {
+        for id in active_ids
+            .iter()
+            .filter(|id| !state.seen.contains(&crate::model::id_hash(id)))
+        {
             store.add_pending_deactivation(id, "absent from the UKG roster")?;
         }
         store.set_last_roster_size(counts.read)?;
