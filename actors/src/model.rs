@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::EmployeeState;
 
-/// The 64-bit hash of an employee id (SipHash with fixed keys), for roster-wide sets that
-/// must not grow with the ids' length: 8 bytes an id.
+/// The 64-bit hash of an employee id, for roster-wide sets that must not grow with the ids'
+/// length: 8 bytes an id. std's `DefaultHasher` is the same for an id within one process,
+/// which is all these in-memory sets need (never stored).
 pub fn id_hash(id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
