@@ -142,14 +142,11 @@ impl Actor for Fetcher {
 pub async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
     let lookups = read_lookups(client).await?;
     let mut people = People::default();
-    for page in 1.. {
-        let rows: Vec<DemographicRow> = client.page(ukg::DEMOGRAPHIC_DETAILS, page).await?;
-        let last = rows.len() < client.page_size() as usize;
-        people.extend(rows);
-        if last {
-            break;
-        }
-    }
+    client
+        .each_page(ukg::DEMOGRAPHIC_DETAILS, |rows: Vec<DemographicRow>| {
+            people.extend(rows)
+        })
+        .await?;
     Ok((people, lookups))
 }
 

@@ -103,16 +103,26 @@ impl UkgClient {
     /// Reads every page of a paged list endpoint (a short or empty page ends it).
     pub async fn all_pages<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, UkgError> {
         let mut out = Vec::new();
-        let mut page = 1;
-        loop {
+        self.each_page(path, |rows| out.extend(rows)).await?;
+        Ok(out)
+    }
+
+    /// Reads every page of a paged list endpoint, handing each to `take` as it arrives (so
+    /// only one page of rows is held at a time); a short or empty page ends it.
+    pub async fn each_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut take: impl FnMut(Vec<T>),
+    ) -> Result<(), UkgError> {
+        for page in 1.. {
             let rows: Vec<T> = self.page(path, page).await?;
-            let n = rows.len();
-            out.extend(rows);
-            if n < self.spec.page_size as usize {
-                return Ok(out);
+            let last = rows.len() < self.spec.page_size as usize;
+            take(rows);
+            if last {
+                break;
             }
-            page += 1;
         }
+        Ok(())
     }
 
     /// Reads an unpaged lookup list.

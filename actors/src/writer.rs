@@ -73,10 +73,10 @@ pub struct WriterState {
     run_id: Option<u64>,
     /// A run that failed here: its remaining pages are dropped.
     aborted_run: Option<u64>,
-    /// Employee ids read in this run (deactivation by absence).
-    /// Hashes of the employee ids the run's pages held ([`crate::model::id_hash`]): 8 bytes each, not the
-    /// ids themselves, so a 100,000-employee roster costs ~1 MB here. A collision (odds ~10⁻⁹
-    /// at that size) could only spare a leaver's deactivation by absence, never cause one.
+    /// Hashes ([`crate::model::id_hash`]) of the employee ids the run's pages held, for
+    /// deactivation by absence: 8 bytes each, so a 100,000-employee roster costs ~1 MB here.
+    /// A collision (odds ~10⁻⁹ at that size) could only spare a leaver's deactivation by
+    /// absence, never cause one.
     seen: HashSet<u64>,
     /// Whether this writer saw the run from its first page: only then is `seen` the whole
     /// roster, and absence a reason to deactivate.
@@ -211,8 +211,11 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
         .collect()
         .await;
 
-    state.seen.extend(plan.seen.iter().map(|id| crate::model::id_hash(id)));
-    plan.seen = Vec::new();
+    state.seen.extend(
+        std::mem::take(&mut plan.seen)
+            .iter()
+            .map(|id| crate::model::id_hash(id)),
+    );
     let mut counts = Counts {
         unchanged: plan.unchanged,
         read: plan.read,
