@@ -69,6 +69,37 @@ pub const ENDPOINTS: [(&str, bool, &str); 4] = [
     (ukg::JOBS, false, "Company Configuration Integration"),
 ];
 
+/// The first line of `hrsync check`: which tenants the file makes usable; each misconfigured
+/// tenant's error (naming it by id, the key and the variable, never a secret) goes to stderr.
+/// `false` when a checked tenant (every one, or only `tenant`) is misconfigured.
+pub fn print_validity(settings: &Settings, tenant: Option<&str>) -> bool {
+    let good: Vec<&str> = settings.tenants.iter().map(|t| t.id.as_str()).collect();
+    if settings.misconfigured.is_empty() {
+        println!(
+            "{}: valid; {} tenant(s): {}",
+            settings.path.display(),
+            good.len(),
+            good.join(", ")
+        );
+        return true;
+    }
+    let bad: Vec<&str> = settings.misconfigured.iter().map(|t| t.id.as_str()).collect();
+    println!(
+        "{}: {} tenant(s) valid: {}; {} misconfigured (they would not sync): {}",
+        settings.path.display(),
+        good.len(),
+        good.join(", "),
+        bad.len(),
+        bad.join(", ")
+    );
+    let mut passed = true;
+    for t in settings.misconfigured.iter().filter(|t| tenant.is_none_or(|id| id == t.id)) {
+        eprintln!("error: {}", t.error);
+        passed = false;
+    }
+    passed
+}
+
 /// Checks every tenant (or only `tenant`) and the SMTP server, printing one line per check
 /// and a last line with the tally. `Ok(true)` when every check passed; `Err` for an unknown
 /// tenant id.
@@ -103,6 +134,13 @@ pub async fn run_checks(settings: &Settings, tenant: Option<&str>) -> anyhow::Re
     let mut lines = Vec::new();
     for handle in tenants {
         lines.extend(handle.await?);
+    }
+    if tenant.is_none() {
+        lines.extend(settings.misconfigured.iter().map(|t| Line {
+            mark: Mark::Fail,
+            subject: t.id.clone(),
+            text: "configuration: not usable (the error is printed above); not checked".to_string(),
+        }));
     }
     if let Some(handle) = smtp {
         lines.push(handle.await?);

@@ -177,21 +177,15 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             for n in &settings.notices {
                 println!("notice: {n}");
             }
-            println!(
-                "{}: valid; {} tenant(s): {}",
-                config.display(),
-                settings.tenants.len(),
-                settings
-                    .tenants
-                    .iter()
-                    .map(|t| t.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if config_only {
-                return Ok(ExitCode::SUCCESS);
+            let config_passed = check::print_validity(&settings, tenant.as_deref());
+            if config_only || tenant.as_deref().is_some_and(|id| settings.misconfigured.iter().any(|t| t.id == id)) {
+                return Ok(if config_passed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
             }
-            let all_passed = check::run_checks(&settings, tenant.as_deref()).await?;
+            let all_passed = check::run_checks(&settings, tenant.as_deref()).await? && config_passed;
             Ok(if all_passed {
                 ExitCode::SUCCESS
             } else {
@@ -209,8 +203,12 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The tenant `id` of the config, or an error listing the known ones.
+/// The tenant `id` of the config, or its configuration error, or an error listing the
+/// known ones.
 fn tenant_spec(settings: &Settings, config: &std::path::Path, id: &str) -> anyhow::Result<TenantSpec> {
+    if let Some(t) = settings.misconfigured.iter().find(|t| t.id == id) {
+        bail!("{}", t.error);
+    }
     match settings.tenants.iter().find(|t| t.id == id) {
         Some(t) => Ok(t.clone()),
         None => {

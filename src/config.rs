@@ -24,6 +24,7 @@ use std::time::Duration;
 use hrsync_actors::brake::BrakeSpec;
 use hrsync_actors::expr::Expr;
 use hrsync_actors::mapping::{check_mapping_entry, UKG_FIELDS};
+pub use hrsync_actors::misconfigured::MisconfiguredTenant;
 use hrsync_actors::scope::{Op, OutOfScope, Rule, ScopeSpec};
 use hrsync_actors::sftp::{SftpAuth, SftpSpec};
 use hrsync_actors::spec::{FileSpec, MappingSpec, ScimSpec, SmtpSpec, SmtpTls, TargetSpec, TenantSpec, UkgSpec};
@@ -42,8 +43,11 @@ pub struct Settings {
     pub service: ServiceSettings,
     /// The `[smtp]` table; `None` when absent (no email is sent then).
     pub smtp: Option<SmtpSpec>,
-    /// The `[[tenants]]`, in file order; ids are unique.
+    /// The `[[tenants]]` that can run, in file order; ids are unique (across both lists).
     pub tenants: Vec<TenantSpec>,
+    /// The `[[tenants]]` whose own values cannot be used (a secret that does not resolve,
+    /// a value that fails its check), in file order: they do not run, the others do.
+    pub misconfigured: Vec<MisconfiguredTenant>,
     /// User-facing warnings about the file (URL upgrades, dropped paths...), each one line
     /// naming the file and the key. The caller logs them.
     pub notices: Vec<String>,
@@ -190,20 +194,39 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
 
     let raw_tenants = raw.tenants.unwrap_or_default();
     let mut tenants: Vec<TenantSpec> = Vec::with_capacity(raw_tenants.len());
+    let mut misconfigured = Vec::new();
+    let mut ids: Vec<String> = Vec::with_capacity(raw_tenants.len());
     for (i, t) in raw_tenants.iter().enumerate() {
-        let spec = ctx.tenant(i, t, &mut notices)?;
-        if let Some(first) = tenants.iter().position(|other| other.id == spec.id) {
+        // A tenant whose own values fail is set aside (the others run); one without a
+        // usable id cannot be, so it stops the start like a file-level error.
+        let valid_id = t.id.as_ref().and_then(Value::as_str).filter(|id| is_tenant_id(id));
+        let mut own_notices = Vec::new();
+        let result = ctx.tenant(i, t, &mut own_notices);
+        let Some(id) = valid_id else {
+            result?;
+            return Err(ctx.err(format!("tenants[{i}].id"), "missing or invalid"));
+        };
+        if let Some(first) = ids.iter().position(|other| other == id) {
             return Err(ctx.err(
                 format!("tenants[{i}].id"),
-                format!(
-                    "{:?} is used by tenants[{first}] already; tenant ids must be unique",
-                    spec.id
-                ),
+                format!("{id:?} is used by tenants[{first}] already; tenant ids must be unique"),
             ));
         }
-        tenants.push(spec);
+        ids.push(id.to_string());
+        let by_id = |text: &str| text.replacen(&format!(": tenants[{i}]."), &format!(": tenant {id}: "), 1);
+        notices.extend(own_notices.iter().map(|n| by_id(n)));
+        match result {
+            Ok(spec) => tenants.push(spec),
+            Err(e) => misconfigured.push(MisconfiguredTenant {
+                id: id.to_string(),
+                contact: ctx
+                    .email(t.technical_contact.as_ref(), "technical_contact", "it@example.com")
+                    .ok(),
+                error: named_by_id(e, i, id).to_string(),
+            }),
+        }
     }
-    if tenants.is_empty() {
+    if tenants.is_empty() && misconfigured.is_empty() {
         notices.push(format!(
             "{}: no [[tenants]] configured; the service will run but sync nothing",
             path.display()
@@ -215,8 +238,24 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         service,
         smtp,
         tenants,
+        misconfigured,
         notices,
     })
+}
+
+/// A tenant's error with its key path by id: `tenants[2].ukg.password_env` becomes
+/// `tenant globex: ukg.password_env`.
+fn named_by_id(e: ConfigError, i: usize, id: &str) -> ConfigError {
+    let ConfigError::Invalid { path, key, message } = e else {
+        return e;
+    };
+    let prefix = format!("tenants[{i}]");
+    let key = match key.strip_prefix(&prefix) {
+        Some("") => format!("tenant {id}"),
+        Some(rest) if rest.starts_with('.') => format!("tenant {id}: {}", &rest[1..]),
+        _ => key,
+    };
+    ConfigError::Invalid { path, key, message }
 }
 
 /// Normalises a UKG host URL: scheme+host(+port) only, any path such as "/services/..." dropped,
@@ -1235,7 +1274,7 @@ impl Ctx<'_> {
             if let Some(first) = columns.iter().position(|c| c.name == name) {
                 return Err(self.err(
                     name_key,
-                    format!("{name:?} is also the name of {key}[{first}]; column names must be unique"),
+                    format!("{name:?} is also the name of columns[{first}]; column names must be unique"),
                 ));
             }
             columns.push(Column {
@@ -1490,17 +1529,35 @@ impl Ctx<'_> {
                 let Value::String(raw) = v else {
                     return Err(self.err(key, "expected the path of a file holding the secret, as a string"));
                 };
+                // The value is never echoed: it may be the secret itself, pasted by mistake.
+                let unshown = "(the value is not shown: it may be the secret itself)";
+                if raw.trim().is_empty() || raw.starts_with('~') {
+                    return Err(self.err(key, format!("expected the full path of a file holding {what}; '~' is not expanded {unshown}")));
+                }
                 let path = self.file_path(raw, &key)?;
-                let mut text = std::fs::read_to_string(&path)
-                    .map_err(|e| self.err(&key, format!("cannot read {}: {e}", path.display())))?;
+                let mut text = std::fs::read_to_string(&path).map_err(|e| {
+                    self.err(
+                        &key,
+                        format!("cannot read the file it names: {} {unshown}; expected the path of a file holding {what} (a relative path is read from the config file's folder)", io_reason(&e)),
+                    )
+                })?;
                 let kept = text.trim_end_matches(['\n', '\r']).len();
                 text.truncate(kept);
                 if text.trim().is_empty() {
-                    return Err(self.err(key, format!("{} is empty; expected it to hold {what}", path.display())));
+                    return Err(self.err(key, format!("the file it names is empty; expected it to hold {what}")));
                 }
                 Ok(Some(SecretString::from(text)))
             }
         }
+    }
+}
+
+/// An I/O error's reason without its OS code ("No such file or directory").
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 
@@ -1741,18 +1798,18 @@ mod tests {
     }
 
     fn parse_err_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
-        let e = match parse(text, Path::new(FILE), env) {
-            Ok(s) => panic!("expected an error, got {s:?}"),
-            Err(e) => e,
+        // A tenant's own error sets it aside (the others run); the file's errors stop it.
+        let (line, debug) = match parse(text, Path::new(FILE), env) {
+            Ok(s) => match s.misconfigured.first() {
+                Some(t) => (t.error.clone(), format!("{s:?}")),
+                None => panic!("expected an error, got {s:?}"),
+            },
+            Err(e) => (e.to_string(), format!("{e:?}")),
         };
-        let line = e.to_string();
         assert!(line.starts_with(FILE), "error does not name the file: {line}");
         assert!(!line.contains('\n'), "error is not one line: {line}");
         assert!(!line.contains(CANARY), "error leaks the secret: {line}");
-        assert!(
-            !format!("{e:?}").contains(CANARY),
-            "error Debug leaks the secret: {e:?}"
-        );
+        assert!(!debug.contains(CANARY), "error Debug leaks the secret: {debug}");
         line
     }
 
@@ -1828,43 +1885,43 @@ not_in = ["A", "L", "T"]
         let cases = [
             (
                 "[tenants.scope]\nexclude = [{ field = \"employeeType\", equals = \"CON\" }]",
-                "tenants[0].scope.exclude[0].field: \"employeeType\" is not a UKG field hrsync reads (did you mean \"employeeTypeCode\"?)",
+                "tenant acme: scope.exclude[0].field: \"employeeType\" is not a UKG field hrsync reads (did you mean \"employeeTypeCode\"?)",
             ),
             (
                 "[tenants.scope]\nexclude = [{ field = \"companyCode\" }]",
-                "tenants[0].scope.exclude[0]: no test; give one of equals, in, not_in, matches, is_empty",
+                "tenant acme: scope.exclude[0]: no test; give one of equals, in, not_in, matches, is_empty",
             ),
             (
                 "[tenants.scope]\nexclude = [{ field = \"companyCode\", equals = \"A\", in = [\"B\"] }]",
-                "tenants[0].scope.exclude[0]: equals and in tests in one rule; give exactly one",
+                "tenant acme: scope.exclude[0]: equals and in tests in one rule; give exactly one",
             ),
             (
                 "[tenants.scope]\ninclude = [{ field = \"orgLevel1Code\", matches = \"(unclosed\" }]",
-                "tenants[0].scope.include[0].matches: not a valid regular expression",
+                "tenant acme: scope.include[0].matches: not a valid regular expression",
             ),
             (
                 "[tenants.scope]\ninclude = [{ field = \"companyCode\", in = [] }]",
-                "tenants[0].scope.include[0].in: expected a non-empty list",
+                "tenant acme: scope.include[0].in: expected a non-empty list",
             ),
             (
                 "[tenants.scope]\ninclude = [{ field = \"companyCode\", is_empty = \"yes\" }]",
-                "tenants[0].scope.include[0].is_empty: expected true or false",
+                "tenant acme: scope.include[0].is_empty: expected true or false",
             ),
             (
                 "[tenants.scope]\ninclude = [{ field = \"companyCode\", equal = \"ACME\" }]",
-                "tenants[0].scope.include[0].equal: unknown key",
+                "tenant acme: scope.include[0].equal: unknown key",
             ),
             (
                 "[tenants.scope]\nout_of_scope = \"delete\"",
-                "tenants[0].scope.out_of_scope: expected \"deactivate\" or \"ignore\", got \"delete\"",
+                "tenant acme: scope.out_of_scope: expected \"deactivate\" or \"ignore\", got \"delete\"",
             ),
             (
                 "[tenants.scope]\nexclude = { field = \"companyCode\", equals = \"A\" }",
-                "tenants[0].scope.exclude: expected a list of rules",
+                "tenant acme: scope.exclude: expected a list of rules",
             ),
             (
                 "[tenants.scope]\ninclude = [{ field = \"ssn\", equals = \"1\" }]",
-                "tenants[0].scope.include[0].field: \"ssn\" is not a UKG field hrsync reads",
+                "tenant acme: scope.include[0].field: \"ssn\" is not a UKG field hrsync reads",
             ),
         ];
         for (scope, expected) in cases {
@@ -1882,7 +1939,7 @@ not_in = ["A", "L", "T"]
         let on = with_tenant(|t| t.replacen("\n[tenants.ukg]", "first_run_review = true\n\n[tenants.ukg]", 1));
         assert!(parse_ok(&on).tenants[0].first_run_review);
         let bad = with_tenant(|t| t.replacen("\n[tenants.ukg]", "first_run_review = \"yes\"\n\n[tenants.ukg]", 1));
-        assert!(parse_err(&bad).contains("tenants[0].first_run_review: expected true or false, got"));
+        assert!(parse_err(&bad).contains("tenant acme: first_run_review: expected true or false, got"));
     }
 
     #[test]
@@ -2051,7 +2108,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         }));
         assert_eq!(
             e,
-            "config/hrsync.toml: tenants[0].ukg.page_size: expected an integer 1..=10000, got 20000"
+            "config/hrsync.toml: tenant acme: ukg.page_size: expected an integer 1..=10000, got 20000"
         );
         let e = parse_err(&with_tenant(|t| {
             t.replace(
@@ -2060,7 +2117,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].ukg.page_size: expected an integer 1..=10000, got \"500\" (a string"),
+            e.contains("tenant acme: ukg.page_size: expected an integer 1..=10000, got \"500\" (a string"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
@@ -2070,7 +2127,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].scim.concurrency: expected an integer 1..=64, got 0"),
+            e.contains("tenant acme: scim.concurrency: expected an integer 1..=64, got 0"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
@@ -2080,7 +2137,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].scim.requests_per_second: expected an integer >= 1, got 0"),
+            e.contains("tenant acme: scim.requests_per_second: expected an integer >= 1, got 0"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
@@ -2090,7 +2147,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].ukg.department_org_level: expected an integer 1..=4, got 5"),
+            e.contains("tenant acme: ukg.department_org_level: expected an integer 1..=4, got 5"),
             "{e}"
         );
         let e = parse_err(&format!(
@@ -2207,17 +2264,17 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         let e = parse_err(&format!(
             "{SERVICE}[[tenants]]\nid = \"a\"\ntechnical_contact = \"a@b.example\"\n"
         ));
-        assert!(e.contains("tenants[0].ukg: missing; add a [tenants.ukg] table"), "{e}");
+        assert!(e.contains("tenant a: ukg: missing; add a [tenants.ukg] table"), "{e}");
         let e = parse_err(&with_tenant(|t| t.replace("username = \"svc-hrsync\"\n", "")));
         assert!(
-            e.contains("tenants[0].ukg.username: missing; expected the web service account's user name"),
+            e.contains("tenant acme: ukg.username: missing; expected the web service account's user name"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
             t.replace("technical_contact = \"it-alerts@acme.example\"\n", "")
         }));
         assert!(
-            e.contains("tenants[0].technical_contact: missing; expected an email address"),
+            e.contains("tenant acme: technical_contact: missing; expected an email address"),
             "{e}"
         );
     }
@@ -2225,9 +2282,9 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
     #[test]
     fn inline_secrets_are_refused_without_echoing_them() {
         let cases = [
-            ("password_env = \"ACME_UKG_PASSWORD\"", "password", "tenants[0].ukg.password: secrets are not accepted inline; set password_env = \"VAR\" (environment variable name) or password_file = \"/path\""),
-            ("api_key_env = \"ACME_UKG_API_KEY\"", "api_key", "tenants[0].ukg.api_key: secrets are not accepted inline; set api_key_env"),
-            ("token_env = \"ACME_SCIM_TOKEN\"", "token", "tenants[0].scim.token: secrets are not accepted inline; set token_env"),
+            ("password_env = \"ACME_UKG_PASSWORD\"", "password", "tenant acme: ukg.password: secrets are not accepted inline; set password_env = \"VAR\" (environment variable name) or password_file = \"/path\""),
+            ("api_key_env = \"ACME_UKG_API_KEY\"", "api_key", "tenant acme: ukg.api_key: secrets are not accepted inline; set api_key_env"),
+            ("token_env = \"ACME_SCIM_TOKEN\"", "token", "tenant acme: scim.token: secrets are not accepted inline; set token_env"),
         ];
         for (from, key, expected) in cases {
             let e = parse_err(&with_tenant(|t| t.replace(from, &format!("{key} = \"{CANARY}\""))));
@@ -2241,7 +2298,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].ukg.user_api_key: secrets are not accepted inline"),
+            e.contains("tenant acme: ukg.user_api_key: secrets are not accepted inline"),
             "{e}"
         );
         let e = parse_err(&format!(
@@ -2259,7 +2316,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         let none = |_: &str| None;
         let e = parse_err_with(&with_tenant(str::to_string), &none);
         assert!(
-            e.contains("tenants[0].ukg.password_env: environment variable ACME_UKG_PASSWORD is not set (or empty)"),
+            e.contains("tenant acme: ukg.password_env: environment variable ACME_UKG_PASSWORD is not set (or empty)"),
             "{e}"
         );
         let empty = |name: &str| {
@@ -2271,7 +2328,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         };
         let e = parse_err_with(&with_tenant(str::to_string), &empty);
         assert!(
-            e.contains("tenants[0].scim.token_env: environment variable ACME_SCIM_TOKEN is not set (or empty)"),
+            e.contains("tenant acme: scim.token_env: environment variable ACME_SCIM_TOKEN is not set (or empty)"),
             "{e}"
         );
 
@@ -2280,12 +2337,12 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             t.replace("\"ACME_SCIM_TOKEN\"", &format!("\"{CANARY}\""))
         }));
         assert!(
-            e.contains("tenants[0].scim.token_env: expected the name of an environment variable"),
+            e.contains("tenant acme: scim.token_env: expected the name of an environment variable"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| t.replace("\"ACME_SCIM_TOKEN\"", "12345")));
         assert!(
-            e.contains("tenants[0].scim.token_env: expected the name") && !e.contains("12345"),
+            e.contains("tenant acme: scim.token_env: expected the name") && !e.contains("12345"),
             "{e}"
         );
 
@@ -2297,14 +2354,14 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].scim: both token_env and token_file are set; keep one"),
+            e.contains("tenant acme: scim: both token_env and token_file are set; keep one"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
             t.replace("password_env = \"ACME_UKG_PASSWORD\"\n", "")
         }));
         assert!(
-            e.contains("tenants[0].ukg: missing password_env or password_file"),
+            e.contains("tenant acme: ukg: missing password_env or password_file"),
             "{e}"
         );
 
@@ -2318,25 +2375,36 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         assert_eq!(scim(&s.tenants[0]).token.expose_secret(), CANARY);
         assert!(!format!("{s:?}").contains(CANARY), "Debug of Settings leaks the secret");
 
-        let missing = dir.path().join("nope");
-        let text = with_tenant(|t| {
-            t.replace(
-                "token_env = \"ACME_SCIM_TOKEN\"",
-                &format!("token_file = \"{}\"", missing.display()),
-            )
-        });
-        let e = parse(&text, &config, &env).unwrap_err().to_string();
+        // The value of a *_file key is never echoed: it may be the secret pasted by mistake.
+        let error_of = |file_value: &str| {
+            let text = with_tenant(|t| {
+                t.replace(
+                    "token_env = \"ACME_SCIM_TOKEN\"",
+                    &format!("token_file = \"{file_value}\""),
+                )
+            });
+            let s = parse(&text, &config, &env).unwrap();
+            assert!(s.tenants.is_empty(), "{s:?}");
+            s.misconfigured[0].error.clone()
+        };
+        for value in [
+            dir.path().join(CANARY).display().to_string(),
+            CANARY.to_string(),
+            format!("~/{CANARY}"),
+            format!("{CANARY}/x+y=="),
+        ] {
+            let e = error_of(&value);
+            assert!(e.contains("tenant acme: scim.token_file: "), "{e}");
+            assert!(!e.contains(CANARY), "the error echoes the value: {e}");
+        }
+        let e = error_of(CANARY);
         assert!(
-            e.contains(&format!(
-                "tenants[0].scim.token_file: cannot read {}: No such file or directory",
-                missing.display()
-            )),
+            e.contains("cannot read the file it names: No such file or directory (the value is not shown"),
             "{e}"
         );
-        let text = with_tenant(|t| t.replace("token_env = \"ACME_SCIM_TOKEN\"", "token_file = \"empty\""));
-        let e = parse(&text, &config, &env).unwrap_err().to_string();
+        let e = error_of("empty");
         assert!(
-            e.contains("tenants[0].scim.token_file:") && e.contains("empty is empty"),
+            e.contains("tenant acme: scim.token_file: the file it names is empty"),
             "{e}"
         );
     }
@@ -2416,7 +2484,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         ] {
             let e = parse_err(&with_tenant(|t| t.replace("it-alerts@acme.example", bad)));
             assert!(
-                e.contains("tenants[0].technical_contact: expected an email address such as"),
+                e.contains("tenant acme: technical_contact: expected an email address such as"),
                 "{bad}: {e}"
             );
         }
@@ -2432,14 +2500,14 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         }));
         assert_eq!(
             e,
-            "config/hrsync.toml: tenants[0].schedule: expected a duration such as \"24h\" or \"6h 30m\", got \"daily\""
+            "config/hrsync.toml: tenant acme: schedule: expected a duration such as \"24h\" or \"6h 30m\", got \"daily\""
         );
         let e = parse_err(&with_tenant(|t| {
             t.replace("id = \"acme\"", "id = \"acme\"\nschedule = 86400")
         }));
         assert!(
             e.contains(
-                "tenants[0].schedule: expected a duration such as \"24h\" or \"6h 30m\" (a quoted string), got 86400"
+                "tenant acme: schedule: expected a duration such as \"24h\" or \"6h 30m\" (a quoted string), got 86400"
             ),
             "{e}"
         );
@@ -2447,7 +2515,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             t.replace("id = \"acme\"", "id = \"acme\"\nschedule = \"5s\"")
         }));
         assert!(
-            e.contains("tenants[0].schedule: expected a duration from 10s to "),
+            e.contains("tenant acme: schedule: expected a duration from 10s to "),
             "{e}"
         );
         let s = parse_ok(&with_tenant(|t| {
@@ -2461,7 +2529,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].scim.timeout: expected a duration from 1s to 1h"),
+            e.contains("tenant acme: scim.timeout: expected a duration from 1s to 1h"),
             "{e}"
         );
     }
@@ -2477,7 +2545,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         });
         let e = parse_err(&text);
         assert!(
-            e.contains("tenants[0].changes_every: the change feed applies changes one person at a time through SCIM"),
+            e.contains("tenant acme: changes_every: the change feed applies changes one person at a time through SCIM"),
             "{e}"
         );
     }
@@ -2495,20 +2563,20 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         }));
         assert_eq!(
             e,
-            "config/hrsync.toml: tenants[0].changes_every: expected at least 3h, got \"2h 59m\": UKG allows its change feed 8 calls a day, at least 3 hours apart"
+            "config/hrsync.toml: tenant acme: changes_every: expected at least 3h, got \"2h 59m\": UKG allows its change feed 8 calls a day, at least 3 hours apart"
         );
         let e = parse_err(&with_tenant(|t| {
             t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = 3")
         }));
         assert!(
-            e.contains("tenants[0].changes_every: expected a duration such as \"3h\""),
+            e.contains("tenant acme: changes_every: expected a duration such as \"3h\""),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
             t.replace("id = \"acme\"", "id = \"acme\"\nchanges_every = \"2d\"")
         }));
         assert!(
-            e.contains("tenants[0].changes_every: expected at most 24h, got \"2days\""),
+            e.contains("tenant acme: changes_every: expected at most 24h, got \"2days\""),
             "{e}"
         );
     }
@@ -2537,10 +2605,10 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
     #[test]
     fn urls_are_checked_and_named() {
         let cases = [
-            ("ftp://service4.ultipro.com", "tenants[0].ukg.base_url: expected an https:// URL such as \"https://service4.ultipro.com\", got \"ftp://service4.ultipro.com\""),
-            ("service4.ultipro.com", "tenants[0].ukg.base_url: expected an https:// URL"),
-            ("https://", "tenants[0].ukg.base_url: expected an https:// URL"),
-            ("", "tenants[0].ukg.base_url: expected an https:// URL such as \"https://service4.ultipro.com\", got an empty string"),
+            ("ftp://service4.ultipro.com", "tenant acme: ukg.base_url: expected an https:// URL such as \"https://service4.ultipro.com\", got \"ftp://service4.ultipro.com\""),
+            ("service4.ultipro.com", "tenant acme: ukg.base_url: expected an https:// URL"),
+            ("https://", "tenant acme: ukg.base_url: expected an https:// URL"),
+            ("", "tenant acme: ukg.base_url: expected an https:// URL such as \"https://service4.ultipro.com\", got an empty string"),
         ];
         for (url, expected) in cases {
             let e = parse_err(&with_tenant(|t| t.replace("https://service4.ultipro.com", url)));
@@ -2553,7 +2621,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].ukg.base_url: a user name or password in the URL is not accepted"),
+            e.contains("tenant acme: ukg.base_url: a user name or password in the URL is not accepted"),
             "{e}"
         );
         let e = parse_err(&with_tenant(|t| {
@@ -2563,7 +2631,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
             )
         }));
         assert!(
-            e.contains("tenants[0].scim.base_url: a query string or fragment is not accepted"),
+            e.contains("tenant acme: scim.base_url: a query string or fragment is not accepted"),
             "{e}"
         );
     }
@@ -2644,13 +2712,13 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         assert_eq!(s.notices.len(), 2, "{:?}", s.notices);
         assert!(
             s.notices[0].starts_with(
-                "config/hrsync.toml: tenants[0].ukg.base_url: upgraded http://servicet.ultipro.com to https://"
+                "config/hrsync.toml: tenant acme: ukg.base_url: upgraded http://servicet.ultipro.com to https://"
             ),
             "{:?}",
             s.notices
         );
         assert!(
-            s.notices[1].starts_with("config/hrsync.toml: tenants[0].ukg.base_url: dropped path /services/x"),
+            s.notices[1].starts_with("config/hrsync.toml: tenant acme: ukg.base_url: dropped path /services/x"),
             "{:?}",
             s.notices
         );
@@ -2758,7 +2826,7 @@ scim = { base_url = "http://127.0.0.1:9000/scim", token_env = "G_TOKEN" }
         assert_eq!(m.attributes.len(), 2);
         let e = parse_err(&add("[tenants.mapping.attributes]\ntitle = \"{ssn}\"\n"));
         assert!(
-            e.contains("tenants[0].mapping.attributes.\"title\"") && e.contains("sensitive"),
+            e.contains("tenant acme: mapping.attributes.\"title\"") && e.contains("sensitive"),
             "{e}"
         );
         let e = parse_err(&add(
@@ -2876,33 +2944,33 @@ sftp = { host = "sftp.example.com", port = 2222, username = "acme", password_env
         let scim = "[tenants.scim]\nbase_url = \"https://app.example.com/scim/v2\"\ntoken_env = \"ACME_SCIM_TOKEN\"\n";
         let e = parse_err(&with_file(&format!("{scim}[tenants.file]\ndirectory = \"out\"\n")));
         assert!(
-            e.contains("tenants[0]: has both [tenants.scim] and [tenants.file]"),
+            e.contains("tenant acme: has both [tenants.scim] and [tenants.file]"),
             "{e}"
         );
         let e = parse_err(&with_file(""));
         assert!(
-            e.contains("tenants[0].scim: missing; add a [tenants.scim] table") && e.contains("[tenants.file]"),
+            e.contains("tenant acme: scim: missing; add a [tenants.scim] table") && e.contains("[tenants.file]"),
             "{e}"
         );
         let cases = [
-            ("keep = 3\n", "tenants[0].file: no destination; set directory"),
-            ("directory = \"out\"\nformat = \"xml\"\n", "tenants[0].file.format: expected \"csv\" or \"json\""),
-            ("directory = \"out\"\ndate_format = \"mm/dd/yyyy\"\n", "tenants[0].file.date_format: \"mm/dd/yyyy\" has no date fields"),
-            ("directory = \"out\"\ndate_format = \"%m/%d/%Y %H:%M\"\n", "tenants[0].file.date_format: "),
-            ("directory = \"out\"\nkeep = 0\n", "tenants[0].file.keep: expected an integer 1..=100000, got 0"),
-            ("directory = \"out\"\ncolumns = []\n", "tenants[0].file.columns: must not be empty"),
-            ("directory = \"out\"\ncolumns = \"email\"\n", "tenants[0].file.columns: expected an array of tables"),
-            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"{emial}\" }]\n", "tenants[0].file.columns[0].value: emial is not a field of the user file's rows"),
-            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"email\" }]\n", "tenants[0].file.columns[0].value: \"email\" is a constant; to read the field write \"{email}\""),
-            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"{email}\" }, { name = \"e\", value = \"{title}\" }]\n", "tenants[0].file.columns[1].name: \"e\" is also the name of tenants[0].file.columns[0]"),
-            ("directory = \"out\"\ncolumns = [{ name = \"e\", valeu = \"{email}\" }]\n", "tenants[0].file.columns[0]: unknown key \"valeu\"; expected name, value"),
-            ("directory = \"out\"\ncolumns = [{ name = \"e\" }]\n", "tenants[0].file.columns[0].value: missing; expected an expression"),
-            ("directory = \"out\"\ncolumns = [{ name = \"cc\", value = \"{ssn}\" }]\n", "tenants[0].file.columns[0].value: ssn is not a field"),
-            ("sftp = { host = \"sftp.example.com\", username = \"u\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp: missing key_file or key_env"),
-            ("sftp = { host = \"sftp.example.com\", username = \"u\", key_env = \"K\", password_env = \"P\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp: both a key and a password are set"),
-            ("sftp = { host = \"sftp://x\", username = \"u\", key_env = \"K\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp.host: expected a host name or IP address"),
-            ("sftp = { host = \"x.example\", username = \"u\", key_env = \"K\" }\n", "tenants[0].file.sftp.known_hosts: missing; expected the path of an OpenSSH known_hosts file"),
-            ("sftp = { host = \"x.example\", port = 0, username = \"u\", key_env = \"K\", known_hosts = \"kh\" }\n", "tenants[0].file.sftp.port: expected an integer 1..=65535, got 0"),
+            ("keep = 3\n", "tenant acme: file: no destination; set directory"),
+            ("directory = \"out\"\nformat = \"xml\"\n", "tenant acme: file.format: expected \"csv\" or \"json\""),
+            ("directory = \"out\"\ndate_format = \"mm/dd/yyyy\"\n", "tenant acme: file.date_format: \"mm/dd/yyyy\" has no date fields"),
+            ("directory = \"out\"\ndate_format = \"%m/%d/%Y %H:%M\"\n", "tenant acme: file.date_format: "),
+            ("directory = \"out\"\nkeep = 0\n", "tenant acme: file.keep: expected an integer 1..=100000, got 0"),
+            ("directory = \"out\"\ncolumns = []\n", "tenant acme: file.columns: must not be empty"),
+            ("directory = \"out\"\ncolumns = \"email\"\n", "tenant acme: file.columns: expected an array of tables"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"{emial}\" }]\n", "tenant acme: file.columns[0].value: emial is not a field of the user file's rows"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"email\" }]\n", "tenant acme: file.columns[0].value: \"email\" is a constant; to read the field write \"{email}\""),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", value = \"{email}\" }, { name = \"e\", value = \"{title}\" }]\n", "tenant acme: file.columns[1].name: \"e\" is also the name of columns[0]"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\", valeu = \"{email}\" }]\n", "tenant acme: file.columns[0]: unknown key \"valeu\"; expected name, value"),
+            ("directory = \"out\"\ncolumns = [{ name = \"e\" }]\n", "tenant acme: file.columns[0].value: missing; expected an expression"),
+            ("directory = \"out\"\ncolumns = [{ name = \"cc\", value = \"{ssn}\" }]\n", "tenant acme: file.columns[0].value: ssn is not a field"),
+            ("sftp = { host = \"sftp.example.com\", username = \"u\", known_hosts = \"kh\" }\n", "tenant acme: file.sftp: missing key_file or key_env"),
+            ("sftp = { host = \"sftp.example.com\", username = \"u\", key_env = \"K\", password_env = \"P\", known_hosts = \"kh\" }\n", "tenant acme: file.sftp: both a key and a password are set"),
+            ("sftp = { host = \"sftp://x\", username = \"u\", key_env = \"K\", known_hosts = \"kh\" }\n", "tenant acme: file.sftp.host: expected a host name or IP address"),
+            ("sftp = { host = \"x.example\", username = \"u\", key_env = \"K\" }\n", "tenant acme: file.sftp.known_hosts: missing; expected the path of an OpenSSH known_hosts file"),
+            ("sftp = { host = \"x.example\", port = 0, username = \"u\", key_env = \"K\", known_hosts = \"kh\" }\n", "tenant acme: file.sftp.port: expected an integer 1..=65535, got 0"),
         ];
         for (file, expected) in cases {
             let e = parse_err(&with_file(&format!("[tenants.file]\n{file}")));
@@ -2913,14 +2981,14 @@ sftp = { host = "sftp.example.com", port = 2222, username = "acme", password_env
             "[tenants.file]\nsftp = {{ host = \"x.example\", username = \"u\", key = \"{CANARY}\", known_hosts = \"kh\" }}\n"
         )));
         assert!(
-            e.contains("tenants[0].file.sftp.key: secrets are not accepted inline; set key_env"),
+            e.contains("tenant acme: file.sftp.key: secrets are not accepted inline; set key_env"),
             "{e}"
         );
         let e = parse_err(&with_file(&format!(
             "[tenants.file]\nsftp = {{ host = \"x.example\", username = \"u\", password = \"{CANARY}\", known_hosts = \"kh\" }}\n"
         )));
         assert!(
-            e.contains("tenants[0].file.sftp.password: secrets are not accepted inline"),
+            e.contains("tenant acme: file.sftp.password: secrets are not accepted inline"),
             "{e}"
         );
         let e = parse_err(&with_file(

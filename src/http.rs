@@ -262,7 +262,10 @@ async fn page(State(app): State<AppState>) -> Html<String> {
                     .collect();
                 (text, failures.join("<br>"))
             }
-            None => ("no run yet".to_string(), String::new()),
+            None => (
+                s.config_error.clone().unwrap_or_else(|| "no run yet".to_string()),
+                String::new(),
+            ),
         };
         let next = s
             .next_run_at
@@ -271,7 +274,7 @@ async fn page(State(app): State<AppState>) -> Html<String> {
         let class = match s.state {
             TenantState::Ok => "ok",
             TenantState::Degraded | TenantState::Held | TenantState::AwaitingReview => "warn",
-            TenantState::Failed | TenantState::Quarantined => "bad",
+            TenantState::Failed | TenantState::Quarantined | TenantState::Misconfigured => "bad",
             TenantState::Idle | TenantState::Running => "",
         };
         rows.push_str(&format!(

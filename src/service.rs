@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use hrsync_actors::misconfigured::MisconfiguredTenant;
 use hrsync_actors::model::RunSummary;
 use hrsync_actors::root::{RootArgs, RootMsg, Supervisor};
 use hrsync_actors::spec::{SmtpSpec, TenantSpec};
@@ -51,6 +52,12 @@ pub async fn run_service(
             mine
         }
     };
+    let misconfigured: Vec<MisconfiguredTenant> = settings
+        .misconfigured
+        .iter()
+        .filter(|t| settings.service.shard.is_none_or(|shard| shard.owns(&t.id)))
+        .cloned()
+        .collect();
     let (root, root_handle) = Actor::spawn(
         Some("hrsync/root".to_string()),
         Supervisor,
@@ -68,8 +75,13 @@ pub async fn run_service(
     )
     .await
     .map_err(|e| anyhow!("cannot start the supervisor: {e}"))?;
+    // Shown as misconfigured and mailed to their contact; the others run (a restart re-reads).
+    for t in misconfigured {
+        root.cast(RootMsg::Misconfigured(t))
+            .map_err(|_| anyhow!("the supervisor stopped at start"))?;
+    }
     let addr = listener.local_addr().ok();
-    tracing::info!(listen = ?addr, tenants = settings.tenants.len(), "hrsync running");
+    tracing::info!(listen = ?addr, tenants = settings.tenants.len(), misconfigured = settings.misconfigured.len(), "hrsync running");
     let app = crate::http::app(crate::http::AppState {
         status,
         root: Some(root.clone()),

@@ -35,6 +35,10 @@ pub fn from_store(settings: &Settings) -> anyhow::Result<Value> {
             json!({ "state": state, "last_run": last, "next_run_at": null, "review": review }),
         );
     }
+    for t in &settings.misconfigured {
+        let state = json!({ "state": "misconfigured", "last_run": null, "next_run_at": null, "config_error": t.error });
+        tenants.insert(t.id.clone(), state);
+    }
     Ok(json!({ "tenants": tenants }))
 }
 
@@ -83,6 +87,9 @@ pub fn render(status: &Value) -> String {
         if let Some(e) = t["last_run"]["error"].as_str() {
             out.push_str(&format!("{id}: {e}\n"));
         }
+        if let Some(e) = t["config_error"].as_str() {
+            out.push_str(&format!("{id}: misconfigured, not syncing: {e}\n"));
+        }
     }
     out
 }
@@ -112,5 +119,20 @@ mod tests {
         );
         assert!(lines[2].starts_with("beta    idle    -"), "{table}");
         assert!(table.contains("gamma: UKG Pro API unreachable: timed out"), "{table}");
+    }
+
+    #[test]
+    fn a_misconfigured_tenant_shows_its_state_and_error() {
+        let status = json!({"tenants": {
+            "acme": {"state": "ok", "next_run_at": null, "last_run": null},
+            "globex": {"state": "misconfigured", "next_run_at": null, "last_run": null, "config_error": "hrsync.toml: tenant globex: ukg.password_env: environment variable GLOBEX_UKG_PASSWORD is not set (or empty)"}
+        }});
+        let table = render(&status);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[2].starts_with("globex  misconfigured  -"), "{table}");
+        assert!(
+            table.contains("globex: misconfigured, not syncing: hrsync.toml: tenant globex: ukg.password_env: environment variable GLOBEX_UKG_PASSWORD"),
+            "{table}"
+        );
     }
 }

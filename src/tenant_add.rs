@@ -189,7 +189,10 @@ pub async fn run(args: TenantAddArgs) -> anyhow::Result<ExitCode> {
     }
     let ids: Vec<String> = existing
         .as_ref()
-        .map(|(_, settings)| settings.tenants.iter().map(|t| t.id.clone()).collect())
+        .map(|(_, settings)| {
+            let misconfigured = settings.misconfigured.iter().map(|t| t.id.clone());
+            settings.tenants.iter().map(|t| t.id.clone()).chain(misconfigured).collect()
+        })
         .unwrap_or_default();
 
     let tenant = if args.non_interactive || all_given(&args) {
@@ -1093,6 +1096,9 @@ fn append_tenant(path: &Path, tenant: &NewTenant, block: &str, data_dir: Option<
     // Read again: the file may have changed while the questions were answered.
     let old = match read_existing(path, &strict)? {
         Some((text, settings)) => {
+            if settings.misconfigured.iter().any(|t| t.id == tenant.id) {
+                bail!("{} has a tenant {:?} already; nothing written", path.display(), tenant.id);
+            }
             if let Some(i) = settings.tenants.iter().position(|t| t.id == tenant.id) {
                 bail!(
                     "{} has a tenant {:?} already (tenants[{i}]); nothing written",
@@ -1107,6 +1113,9 @@ fn append_tenant(path: &Path, tenant: &NewTenant, block: &str, data_dir: Option<
     let text = appended(&old, block);
     let settings = config::parse(&text, path, &validation_env(&strict))
         .map_err(|e| anyhow!("the config file with the new tenant would not be valid, so nothing was written: {e}"))?;
+    if let Some(t) = settings.misconfigured.iter().find(|t| t.id == tenant.id) {
+        bail!("the config file with the new tenant would not be valid, so nothing was written: {}", t.error);
+    }
     match settings.tenants.iter().find(|t| t.id == tenant.id) {
         Some(t) if t.first_run_review => {}
         _ => bail!("the new tenant did not parse back as written; nothing written"),

@@ -28,6 +28,7 @@ pub mod fetcher;
 pub mod file_writer;
 pub mod mailer;
 pub mod mapper;
+pub mod misconfigured;
 pub mod notifier;
 pub mod one_sync;
 pub mod plan;

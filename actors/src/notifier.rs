@@ -1,7 +1,8 @@
 //! The notifier: tells the tenant's technical contact, by email, when the sync needs a
 //! person — and only once.
 //!
-//! Receives [`NotifierMsg`]: `RunEnded` and `Quarantine` (from the tenant supervisor) and
+//! Receives [`NotifierMsg`]: `RunEnded` and `Quarantine` (from the tenant supervisor),
+//! `Misconfigured` (from the root supervisor, for a tenant that does not start) and
 //! `Retry` (from itself). Sends nothing back. A report is built for a failed run, a run with
 //! records set aside, and a run whose deactivations were held; a recovery email when a
 //! failing tenant succeeds again; an email when the tenant enters or leaves quarantine.
@@ -39,6 +40,10 @@ pub enum NotifierMsg {
     /// A first-run review is ready: ask the contact to approve it. `signature` names this
     /// plan (it is mailed once).
     Review { email: Box<Email>, signature: String },
+    /// The tenant's part of the config file cannot be used, so it does not run (from the
+    /// root supervisor, at start). `error` names the key, never a secret; mailed once per
+    /// error (the usual 24 h de-duplication holds across restarts).
+    Misconfigured { error: String },
     /// Try the queued emails again (sent to itself).
     Retry,
 }
@@ -108,6 +113,11 @@ impl Actor for Notifier {
                 enqueue(state, email, sig, now)?;
             }
             NotifierMsg::Review { email, signature } => enqueue(state, *email, signature, now)?,
+            NotifierMsg::Misconfigured { error } => {
+                let email = crate::misconfigured::report(&state.args.tenant, &error);
+                let sig = format!("misconfigured-{}", crate::report::signature_of_text(&error));
+                enqueue(state, email, sig, now)?;
+            }
             NotifierMsg::Retry => state.retry_scheduled = false,
         }
         send_due(&myself, state).await

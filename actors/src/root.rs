@@ -2,7 +2,8 @@
 //! with backoff, without touching the others.
 //!
 //! Receives [`RootMsg`]: `RunNow`, `Approve` and `SyncEmployee` (forwarded to the tenant),
-//! `Respawn` (itself, after a backoff). Each tenant's rate limiters are created here once,
+//! `Respawn` (itself, after a backoff), `Misconfigured` (at start, for a tenant whose config
+//! cannot be used: shown and mailed, never started — see [`crate::misconfigured`]). Each tenant's rate limiters are created here once,
 //! so a restarted tenant supervisor keeps its quota.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ use tracing::{error, warn};
 
 use crate::faults::FaultHook;
 use crate::mailer::Mailer;
+use crate::misconfigured::MisconfiguredTenant;
+use crate::notifier::NotifierMsg;
 use crate::model::RunSummary;
 use crate::one_sync::{OneSyncError, OneSyncReport};
 use crate::restart::{stopped_child, Backoff};
@@ -53,6 +56,10 @@ pub enum RootMsg {
     },
     /// Respawn a tenant supervisor (sent to itself after a backoff).
     Respawn { tenant: String },
+    /// A tenant of the config file that cannot be used: it is not started, it is shown as
+    /// misconfigured and its contact is told (sent once per tenant by whoever spawned the
+    /// root, right after spawning it).
+    Misconfigured(MisconfiguredTenant),
 }
 
 pub struct Supervisor;
@@ -90,6 +97,8 @@ pub struct RootState {
     faults: Option<Arc<FaultHook>>,
     run_slots: Option<Arc<tokio::sync::Semaphore>>,
     start_spread: std::time::Duration,
+    /// Misconfigured tenants: their error, and the notifier mailing it (if any).
+    misconfigured: BTreeMap<String, (String, Option<ActorRef<NotifierMsg>>)>,
 }
 
 impl Actor for Supervisor {
@@ -140,6 +149,7 @@ impl Actor for Supervisor {
                 .max_concurrent_runs
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1)))),
             start_spread: args.start_spread,
+            misconfigured: BTreeMap::new(),
         };
         let ids: Vec<String> = state.tenants.keys().cloned().collect();
         for id in ids {
@@ -178,14 +188,14 @@ impl Actor for Supervisor {
             } => match state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
                 Some(actor) => actor.cast(TenantMsg::Approve { run, reject, reply })?,
                 None => {
-                    let _ = reply.send(Err(format!("tenant {tenant} is not running")));
+                    let _ = reply.send(Err(not_running(state, &tenant)));
                 }
             },
             RootMsg::ApproveReview { tenant, reject, reply } => {
                 match state.tenants.get(&tenant).and_then(|t| t.actor.as_ref()) {
                     Some(actor) => actor.cast(TenantMsg::ApproveReview { reject, reply })?,
                     None => {
-                        let _ = reply.send(Err(format!("tenant {tenant} is not running")));
+                        let _ = reply.send(Err(not_running(state, &tenant)));
                     }
                 }
             }
@@ -204,6 +214,20 @@ impl Actor for Supervisor {
                     spawn_tenant(&myself, state, &tenant).await;
                 }
             }
+            RootMsg::Misconfigured(t) => {
+                if state.tenants.contains_key(&t.id) || state.misconfigured.contains_key(&t.id) {
+                    return Ok(());
+                }
+                let notifier = crate::misconfigured::announce(
+                    myself.get_cell(),
+                    &t,
+                    &state.store,
+                    &state.status,
+                    state.mailer.clone(),
+                )
+                .await;
+                state.misconfigured.insert(t.id, (t.error, notifier));
+            }
         }
         Ok(())
     }
@@ -217,6 +241,16 @@ impl Actor for Supervisor {
         let Some((cell, reason)) = stopped_child(event) else {
             return Ok(());
         };
+        if let Some((id, (_, notifier))) = state
+            .misconfigured
+            .iter_mut()
+            .find(|(_, (_, n))| n.as_ref().is_some_and(|n| n.get_id() == cell.get_id()))
+        {
+            // It only mails the configuration error; queued email is retried at next start.
+            warn!(tenant = %id, %reason, "notifier of a misconfigured tenant stopped");
+            *notifier = None;
+            return Ok(());
+        }
         let Some((id, entry)) = state
             .tenants
             .iter_mut()
@@ -234,6 +268,14 @@ impl Actor for Supervisor {
         let tenant = id.clone();
         myself.send_after(delay, move || RootMsg::Respawn { tenant });
         Ok(())
+    }
+}
+
+/// Why a tenant has no running supervisor, for a reply.
+fn not_running(state: &RootState, tenant: &str) -> String {
+    match state.misconfigured.get(tenant) {
+        Some((error, _)) => format!("tenant {tenant} is misconfigured and does not run: {error}"),
+        None => format!("tenant {tenant} is not running"),
     }
 }
 

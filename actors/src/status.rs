@@ -33,6 +33,10 @@ pub enum TenantState {
     Quarantined,
     /// First-run review: a plan waits for approval (`hrsync approve --tenant ID`).
     AwaitingReview,
+    /// The tenant's part of the config file cannot be used (a secret that does not resolve,
+    /// a value that fails its check): it does not run; `config_error` says why. The other
+    /// tenants run. A restart re-reads the file.
+    Misconfigured,
 }
 
 /// The status of one tenant.
@@ -62,6 +66,10 @@ pub struct TenantStatus {
     /// The change feed (tenants with `changes_every`): calls, last window, what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::change_feed::FeedStatus>,
+    /// Why the tenant is misconfigured: one line naming the file, the tenant, the key (and
+    /// the environment variable); never a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_error: Option<String>,
 }
 
 impl Default for TenantStatus {
@@ -81,6 +89,7 @@ impl Default for TenantStatus {
             last_email_error: None,
             review: None,
             changes: None,
+            config_error: None,
         }
     }
 }
@@ -132,9 +141,22 @@ impl StatusBoard {
         self.read().tenants.clone()
     }
 
-    /// Whether every listed tenant's actors are up.
+    /// Whether every listed tenant's actors are up. A misconfigured tenant has none and
+    /// is left out: it does not make the process unready (its own gauge says so).
     pub fn all_up(&self) -> bool {
-        self.read().tenants.values().all(|s| s.up)
+        self.read()
+            .tenants
+            .values()
+            .all(|s| s.up || s.state == TenantState::Misconfigured)
+    }
+
+    /// Shows a tenant as misconfigured (it does not run), with why.
+    pub fn misconfigured(&self, tenant: &str, error: &str) {
+        self.update(tenant, |s| {
+            s.state = TenantState::Misconfigured;
+            s.up = false;
+            s.config_error = Some(error.to_string());
+        });
     }
 
     /// Makes a tenant's request counters visible in `/metrics`.
@@ -320,6 +342,17 @@ impl StatusBoard {
                 vec![(
                     format!("tenant=\"{t}\""),
                     u8::from(status(t).quarantine.is_some()).to_string(),
+                )]
+            }),
+        );
+        family(
+            "hrsync_tenant_misconfigured",
+            "gauge",
+            "1 while the tenant's part of the config file cannot be used (it does not run).",
+            per(&|t| {
+                vec![(
+                    format!("tenant=\"{t}\""),
+                    u8::from(status(t).state == TenantState::Misconfigured).to_string(),
                 )]
             }),
         );
