@@ -22,7 +22,10 @@
 //!   (`*_file`, written absolute) is asked for and written; the value is read into a
 //!   [`SecretString`] to check it live and is never printed. An answer that does not resolve
 //!   (perhaps the secret itself, pasted) is never echoed back: a reference is shown only once
-//!   it resolved to a value.
+//!   it resolved to a value. The same holds at every other prompt: an error never quotes the
+//!   rejected answer, and a previous answer that [`looks_like_secret`] (it holds a secret
+//!   value read in this session, or has characters user names, URLs and paths rarely have)
+//!   is not shown as the default (Enter still keeps it).
 //! - **Nothing is written unless every check passed.** The file is then its old bytes, kept
 //!   exactly (comments included), plus one appended `[[tenants]]` block with
 //!   `first_run_review = true`. The whole result is parsed with [`config::parse`] before it
@@ -217,6 +220,7 @@ pub async fn run(args: TenantAddArgs) -> anyhow::Result<ExitCode> {
         Wizard {
             input: stdin,
             newline_after_answer,
+            seen: Vec::new(),
         }
         .run(&args, &ids)
         .await?
@@ -297,6 +301,45 @@ fn paste_hint(field: SecretField) -> String {
          it — never the secret itself (what you typed was not stored)",
         field.what
     )
+}
+
+/// Shown instead of a default that [`looks_like_secret`]; Enter still keeps it.
+const HIDDEN_DEFAULT: &str = "Enter keeps the previous answer, not shown";
+/// Stands for a typed answer in an error about it.
+const UNSHOWN_ANSWER: &str = "(what you typed, not shown)";
+
+/// Whether a typed answer may be a secret pasted at the wrong prompt, so it is never shown
+/// back as a default: it holds a secret value read in this session (a password pasted as
+/// the user name), or it has a character that user names, URLs, variable names and paths
+/// rarely have (anything but letters, digits and `. _ - @ \ / :`). The secret prompts follow
+/// the stricter rule of [`resolve_answer`]: an answer is shown only once it resolved.
+fn looks_like_secret(answer: &str, seen: &[SecretString]) -> bool {
+    use secrecy::ExposeSecret;
+    let answer = answer.trim();
+    let holds_seen = seen.iter().any(|s| {
+        let s = s.expose_secret().trim();
+        !s.is_empty() && answer.contains(s)
+    });
+    holds_seen
+        || answer
+            .chars()
+            .any(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '\\' | '/' | ':')))
+}
+
+/// An error about a typed answer, with the answer left out: a value that failed its check
+/// may be a secret pasted at the wrong prompt. Only rejected answers pass through here.
+fn unechoed(error: &str, answer: &str) -> String {
+    let answer = answer.trim();
+    if answer.is_empty() {
+        return error.to_string();
+    }
+    let error = error.replace(&format!("{answer:?}"), UNSHOWN_ANSWER);
+    // Bare, too, unless the answer is so short that it is likely a word of the message.
+    if answer.chars().count() >= 5 {
+        error.replace(answer, UNSHOWN_ANSWER)
+    } else {
+        error
+    }
 }
 
 /// `--{flag}-env NAME`: the variable must be set (and not empty) here. The name is not echoed
@@ -664,6 +707,9 @@ struct Wizard<R> {
     /// End each question's line after reading the answer (stdin is not a terminal, so the
     /// answer was not echoed; the answer itself is never echoed, it may be a pasted secret).
     newline_after_answer: bool,
+    /// The secret values read so far (password, API key, token): an answer holding one is
+    /// never echoed back (see [`looks_like_secret`]).
+    seen: Vec<SecretString>,
 }
 
 impl<R: AsyncBufRead + Unpin> Wizard<R> {
@@ -672,6 +718,9 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
     async fn ask(&mut self, question: &str, default: Option<&str>) -> anyhow::Result<String> {
         loop {
             match default {
+                Some(d) if looks_like_secret(d, &self.seen) => {
+                    eprint!("{question} [{HIDDEN_DEFAULT}]: ")
+                }
                 Some(d) => eprint!("{question} [{d}]: "),
                 None => eprint!("{question}: "),
             }
@@ -710,14 +759,14 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
         if let Some(given) = given {
             match parse(&given) {
                 Ok(v) => return Ok((given, v)),
-                Err(e) => eprintln!("  ✗ {question}: {e}"),
+                Err(e) => eprintln!("  ✗ {question}: {}", unechoed(&e, &given)),
             }
         }
         loop {
             let answer = self.ask(question, default).await?;
             match parse(&answer) {
                 Ok(v) => return Ok((answer, v)),
-                Err(e) => eprintln!("  ✗ {e}"),
+                Err(e) => eprintln!("  ✗ {}", unechoed(&e, &answer)),
             }
         }
     }
@@ -734,6 +783,7 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             match resolve_given(&given, field) {
                 Ok(secret) => {
                     eprintln!("  ✓ {}: {}", field.what, secret.reference.describe());
+                    self.seen.push(secret.value.clone());
                     return Ok(secret);
                 }
                 Err(e) => eprintln!("  ✗ {}: {e}", field.what),
@@ -749,6 +799,7 @@ impl<R: AsyncBufRead + Unpin> Wizard<R> {
             match resolve_answer(&answer, field) {
                 Ok(secret) => {
                     eprintln!("  ✓ {}", secret.reference.describe());
+                    self.seen.push(secret.value.clone());
                     return Ok(secret);
                 }
                 Err(e) => eprintln!("  ✗ {e}"),
@@ -1362,11 +1413,26 @@ mod tests {
         assert!(parse_contact("it at acme").is_err());
     }
 
+    #[test]
+    fn answers_that_may_be_secrets_are_recognised_and_left_out_of_errors() {
+        let seen = [SecretString::from("CANARY-pw")];
+        assert!(looks_like_secret("CANARY-pw", &seen));
+        assert!(looks_like_secret("x CANARY-pw ", &seen));
+        assert!(looks_like_secret("Sup3r$ecret", &[]));
+        for plain in ["svc-hrsync", "DOMAIN\\svc.hr@acme", "https://service4.ultipro.com", "/etc/hrsync/key"] {
+            assert!(!looks_like_secret(plain, &seen), "{plain}");
+        }
+        let e = unechoed("expected an https:// URL, got \"CANARY-pw\" (no scheme)", "CANARY-pw");
+        assert_eq!(e, "expected an https:// URL, got (what you typed, not shown) (no scheme)");
+        assert_eq!(unechoed("expected scim or file", "or"), "expected scim or file");
+    }
+
     #[tokio::test]
     async fn the_wizard_re_asks_until_an_answer_parses_and_stops_at_the_end_of_input() {
         let mut w = Wizard {
             input: &b"Bad Id\n\nacme\n"[..],
             newline_after_answer: true,
+            seen: Vec::new(),
         };
         let (_, id) = w.obtain("id", None, None, |v| parse_id(v, &[])).await.unwrap();
         assert_eq!(id, "acme");
@@ -1376,6 +1442,7 @@ mod tests {
         let mut w = Wizard {
             input: &b"\n"[..],
             newline_after_answer: false,
+            seen: Vec::new(),
         };
         let (answer, _) = w.obtain("id", None, Some("beta"), |v| parse_id(v, &[])).await.unwrap();
         assert_eq!(answer, "beta");

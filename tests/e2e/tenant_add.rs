@@ -526,3 +526,52 @@ async fn a_file_target_is_asked_for_and_written_as_a_file_table() {
     );
     fixture.assert_unchanged(&refused);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_that_may_be_a_secret_is_echoed_back_at_any_prompt() {
+    let (ukg, _) = ukg_sim(5, 5, "acme.example", PASSWORD, API_KEY).await;
+    let scim = ScimServer::start(&["acme"], TOKEN).await;
+    let fixture = Fixture::new();
+    const TYPED: [&str; 3] = ["Pw!CANARY-id#1", "CANARY-url-s3cret", "S3cr3t!CANARY-usr"];
+    let answers = [
+        TYPED[0],                               // a secret pasted as the id: refused, not quoted
+        "acme",                                 //
+        TYPED[1],                               // ... as the UKG URL: refused, not quoted
+        &ukg.base_url(),                        //
+        PASSWORD,                               // ... as the user name (the password itself)
+        "ACME_UKG_PASSWORD",                    // the password: now the user name holds a secret
+        fixture.api_key_file.to_str().unwrap(), // 401: the user name is asked again, its default hidden
+        TYPED[2],                               // a password-shaped user name: 401, default hidden
+        "",                                     //
+        "",                                     //
+        UKG_USER,                               // the right one
+        "",                                     //
+        "",                                     //
+        "",                                     // the target: [scim]
+        &scim.base_url("acme"),                 //
+        "ACME_SCIM_TOKEN",                      //
+    ]
+    .join("\n")
+        + "\n";
+    let contact = ["--contact".to_string(), "it-alerts@acme.example".to_string()];
+    // tenant_add() itself asserts that PASSWORD (and the other canaries) never appear.
+    let run = tenant_add(&fixture.config, &contact, &env(), Some(&answers)).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for typed in TYPED {
+        assert!(
+            !run.stdout.contains(typed) && !run.stderr.contains(typed),
+            "{typed:?} was echoed: {run:?}"
+        );
+    }
+    assert!(run.stderr.contains("(what you typed, not shown)"), "{run:?}");
+    assert_eq!(
+        run.stderr.matches("Web service account user name [Enter keeps the previous answer, not shown]").count(),
+        2,
+        "{run:?}"
+    );
+    let text = fixture.text();
+    for typed in TYPED {
+        assert!(!text.contains(typed), "{text}");
+    }
+    assert_eq!(parsed_acme(&fixture).ukg.username, UKG_USER);
+}
