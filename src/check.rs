@@ -93,7 +93,11 @@ pub fn print_validity(settings: &Settings, tenant: Option<&str>) -> bool {
         bad.join(", ")
     );
     let mut passed = true;
-    for t in settings.misconfigured.iter().filter(|t| tenant.is_none_or(|id| id == t.id)) {
+    for t in settings
+        .misconfigured
+        .iter()
+        .filter(|t| tenant.is_none_or(|id| id == t.id))
+    {
         eprintln!("error: {}", t.error);
         passed = false;
     }

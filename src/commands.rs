@@ -178,7 +178,11 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 println!("notice: {n}");
             }
             let config_passed = check::print_validity(&settings, tenant.as_deref());
-            if config_only || tenant.as_deref().is_some_and(|id| settings.misconfigured.iter().any(|t| t.id == id)) {
+            if config_only
+                || tenant
+                    .as_deref()
+                    .is_some_and(|id| settings.misconfigured.iter().any(|t| t.id == id))
+            {
                 return Ok(if config_passed {
                     ExitCode::SUCCESS
                 } else {

@@ -1532,7 +1532,10 @@ impl Ctx<'_> {
                 // The value is never echoed: it may be the secret itself, pasted by mistake.
                 let unshown = "(the value is not shown: it may be the secret itself)";
                 if raw.trim().is_empty() || raw.starts_with('~') {
-                    return Err(self.err(key, format!("expected the full path of a file holding {what}; '~' is not expanded {unshown}")));
+                    return Err(self.err(
+                        key,
+                        format!("expected the full path of a file holding {what}; '~' is not expanded {unshown}"),
+                    ));
                 }
                 let path = self.file_path(raw, &key)?;
                 let mut text = std::fs::read_to_string(&path).map_err(|e| {

@@ -56,6 +56,11 @@ use crate::check::{self, Line, Mark, UkgFindings};
 use crate::cli::TenantAddArgs;
 use crate::config;
 
+mod answers;
+mod wizard;
+use answers::*;
+use wizard::Wizard;
+
 /// `data_dir` of a config file created by `tenant add` when `--data-dir` is not given.
 const DEFAULT_DATA_DIR: &str = "/var/lib/hrsync";
 
@@ -194,7 +199,12 @@ pub async fn run(args: TenantAddArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|(_, settings)| {
             let misconfigured = settings.misconfigured.iter().map(|t| t.id.clone());
-            settings.tenants.iter().map(|t| t.id.clone()).chain(misconfigured).collect()
+            settings
+                .tenants
+                .iter()
+                .map(|t| t.id.clone())
+                .chain(misconfigured)
+                .collect()
         })
         .unwrap_or_default();
 
@@ -254,174 +264,6 @@ fn given_ref(a: &TenantAddArgs, field: SecretField) -> Option<GivenRef> {
         (Some(name), _) => Some(GivenRef::Env(name.clone())),
         (None, Some(path)) => Some(GivenRef::File(path.clone())),
         (None, None) => None,
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Values: each check returns the value to write, or why not (never echoing a secret).
-
-fn parse_id(raw: &str, existing: &[String]) -> Result<String, String> {
-    let id = raw.trim();
-    if !config::is_tenant_id(id) {
-        return Err(format!(
-            "expected 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-' (e.g. \"acme\"), \
-             got {id:?}"
-        ));
-    }
-    if existing.iter().any(|e| e == id) {
-        return Err(format!(
-            "the config file has a tenant {id:?} already; choose another id (or edit that tenant's block)"
-        ));
-    }
-    Ok(id.to_string())
-}
-
-fn parse_username(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err("expected the web service account's user name".into());
-    }
-    Ok(name.to_string())
-}
-
-fn parse_contact(raw: &str) -> Result<String, String> {
-    let email = raw.trim();
-    if !config::looks_like_email(email) {
-        return Err(format!(
-            "expected an email address such as \"it-alerts@acme.example\", got {email:?}"
-        ));
-    }
-    Ok(email.to_string())
-}
-
-/// What to add to every message about a secret reference that did not resolve.
-fn paste_hint(field: SecretField) -> String {
-    format!(
-        "give the NAME of an environment variable holding {} (set in this shell), or the path of a file holding \
-         it — never the secret itself (what you typed was not stored)",
-        field.what
-    )
-}
-
-/// Shown instead of a default that [`looks_like_secret`]; Enter still keeps it.
-const HIDDEN_DEFAULT: &str = "Enter keeps the previous answer, not shown";
-/// Stands for a typed answer in an error about it.
-const UNSHOWN_ANSWER: &str = "(what you typed, not shown)";
-
-/// Whether a typed answer may be a secret pasted at the wrong prompt, so it is never shown
-/// back as a default: it holds a secret value read in this session (a password pasted as
-/// the user name), or it has a character that user names, URLs, variable names and paths
-/// rarely have (anything but letters, digits and `. _ - @ \ / :`). The secret prompts follow
-/// the stricter rule of [`resolve_answer`]: an answer is shown only once it resolved.
-fn looks_like_secret(answer: &str, seen: &[SecretString]) -> bool {
-    use secrecy::ExposeSecret;
-    let answer = answer.trim();
-    let holds_seen = seen.iter().any(|s| {
-        let s = s.expose_secret().trim();
-        !s.is_empty() && answer.contains(s)
-    });
-    holds_seen
-        || answer
-            .chars()
-            .any(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '\\' | '/' | ':')))
-}
-
-/// An error about a typed answer, with the answer left out: a value that failed its check
-/// may be a secret pasted at the wrong prompt. Only rejected answers pass through here.
-fn unechoed(error: &str, answer: &str) -> String {
-    let answer = answer.trim();
-    if answer.is_empty() {
-        return error.to_string();
-    }
-    let error = error.replace(&format!("{answer:?}"), UNSHOWN_ANSWER);
-    // Bare, too, unless the answer is so short that it is likely a word of the message.
-    if answer.chars().count() >= 5 {
-        error.replace(answer, UNSHOWN_ANSWER)
-    } else {
-        error
-    }
-}
-
-/// `--{flag}-env NAME`: the variable must be set (and not empty) here. The name is not echoed
-/// unless it resolved (it may be the secret, pasted in the wrong place).
-fn resolve_env(name: &str, field: SecretField) -> Result<Secret, String> {
-    let name = name.trim();
-    if !config::is_env_name(name) {
-        return Err(format!(
-            "that is not an environment variable name (letters, digits and _, e.g. {}); {}",
-            field.example_env.replace("{ID}", "ACME"),
-            paste_hint(field)
-        ));
-    }
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Ok(Secret {
-            reference: SecretRef::Env(name.to_string()),
-            value: SecretString::from(value),
-        }),
-        _ => Err(format!(
-            "that environment variable is not set (or is empty) in this shell; export it first (the service \
-             needs it too), or {}",
-            paste_hint(field)
-        )),
-    }
-}
-
-/// `--{flag}-file PATH`: the file must hold the secret (one trailing newline is ignored, as
-/// in the config). Written as an absolute path, so it means the same from the service.
-fn resolve_file(raw: &str, field: SecretField) -> Result<Secret, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(paste_hint(field));
-    }
-    if raw.starts_with('~') {
-        return Err("'~' is not expanded; give the full path of the file".into());
-    }
-    let path = std::path::absolute(raw).map_err(|e| format!("cannot use that path: {e}; {}", paste_hint(field)))?;
-    let mut text =
-        fs::read_to_string(&path).map_err(|e| format!("cannot read that file: {e}; {}", paste_hint(field)))?;
-    let kept = text.trim_end_matches(['\n', '\r']).len();
-    text.truncate(kept);
-    if text.trim().is_empty() {
-        return Err(format!("that file is empty; it must hold {}", field.what));
-    }
-    let Some(shown) = path.to_str() else {
-        return Err("the file's path is not valid UTF-8; use a path the config file can hold".into());
-    };
-    Ok(Secret {
-        reference: SecretRef::File(shown.to_string()),
-        value: SecretString::from(text),
-    })
-}
-
-/// An interactive answer: an environment variable name (if set here), else an existing file.
-fn resolve_answer(answer: &str, field: SecretField) -> Result<Secret, String> {
-    let answer = answer.trim();
-    if config::is_env_name(answer) {
-        if let Ok(secret) = resolve_env(answer, field) {
-            return Ok(secret);
-        }
-        if Path::new(answer).is_file() {
-            return resolve_file(answer, field);
-        }
-        return Err(format!(
-            "no environment variable of that name is set (or it is empty) in this shell, and no file has that \
-             name; {}",
-            paste_hint(field)
-        ));
-    }
-    if answer.contains('/') || answer.starts_with('~') || Path::new(answer).is_file() {
-        return resolve_file(answer, field);
-    }
-    Err(format!(
-        "that is neither an environment variable name (letters, digits and _) nor an existing file; {}",
-        paste_hint(field)
-    ))
-}
-
-fn resolve_given(given: &GivenRef, field: SecretField) -> Result<Secret, String> {
-    match given {
-        GivenRef::Env(name) => resolve_env(name, field),
-        GivenRef::File(path) => resolve_file(path, field),
     }
 }
 
@@ -700,316 +542,6 @@ fn told(what: &str, normalized: Result<(String, Vec<String>), String>) -> Result
 }
 
 // ---------------------------------------------------------------------------------------
-// Interactive: questions on stderr, answers from `input` line by line.
-
-struct Wizard<R> {
-    input: R,
-    /// End each question's line after reading the answer (stdin is not a terminal, so the
-    /// answer was not echoed; the answer itself is never echoed, it may be a pasted secret).
-    newline_after_answer: bool,
-    /// The secret values read so far (password, API key, token): an answer holding one is
-    /// never echoed back (see [`looks_like_secret`]).
-    seen: Vec<SecretString>,
-}
-
-impl<R: AsyncBufRead + Unpin> Wizard<R> {
-    /// One answer: the trimmed line, or `default` for an empty one. The end of the input
-    /// stops the setup.
-    async fn ask(&mut self, question: &str, default: Option<&str>) -> anyhow::Result<String> {
-        loop {
-            match default {
-                Some(d) if looks_like_secret(d, &self.seen) => {
-                    eprint!("{question} [{HIDDEN_DEFAULT}]: ")
-                }
-                Some(d) => eprint!("{question} [{d}]: "),
-                None => eprint!("{question}: "),
-            }
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            let n = self
-                .input
-                .read_line(&mut line)
-                .await
-                .context("cannot read the answer from stdin")?;
-            if n == 0 {
-                eprintln!();
-                bail!("the input ended before the setup was complete; nothing was written");
-            }
-            if self.newline_after_answer {
-                eprintln!();
-            }
-            let answer = line.trim();
-            match (answer.is_empty(), default) {
-                (false, _) => return Ok(answer.to_string()),
-                (true, Some(d)) => return Ok(d.to_string()),
-                (true, None) => eprintln!("  an answer is needed"),
-            }
-        }
-    }
-
-    /// Asks until `parse` accepts the answer. `given` (a flag) is tried first, without asking.
-    /// Returns the answer as typed and the parsed value.
-    async fn obtain<T>(
-        &mut self,
-        question: &str,
-        given: Option<String>,
-        default: Option<&str>,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> anyhow::Result<(String, T)> {
-        if let Some(given) = given {
-            match parse(&given) {
-                Ok(v) => return Ok((given, v)),
-                Err(e) => eprintln!("  ✗ {question}: {}", unechoed(&e, &given)),
-            }
-        }
-        loop {
-            let answer = self.ask(question, default).await?;
-            match parse(&answer) {
-                Ok(v) => return Ok((answer, v)),
-                Err(e) => eprintln!("  ✗ {}", unechoed(&e, &answer)),
-            }
-        }
-    }
-
-    /// Asks for a secret reference until it resolves. `given` (the flags) is tried first.
-    async fn obtain_secret(
-        &mut self,
-        field: SecretField,
-        id: &str,
-        given: Option<GivenRef>,
-        default: Option<&str>,
-    ) -> anyhow::Result<Secret> {
-        if let Some(given) = given {
-            match resolve_given(&given, field) {
-                Ok(secret) => {
-                    eprintln!("  ✓ {}: {}", field.what, secret.reference.describe());
-                    self.seen.push(secret.value.clone());
-                    return Ok(secret);
-                }
-                Err(e) => eprintln!("  ✗ {}: {e}", field.what),
-            }
-        }
-        let example = field.example_env.replace("{ID}", &id.to_uppercase().replace('-', "_"));
-        let question = format!(
-            "{} — an environment variable name (e.g. {example}) or a file path",
-            capitalise(field.what)
-        );
-        loop {
-            let answer = self.ask(&question, default).await?;
-            match resolve_answer(&answer, field) {
-                Ok(secret) => {
-                    eprintln!("  ✓ {}", secret.reference.describe());
-                    self.seen.push(secret.value.clone());
-                    return Ok(secret);
-                }
-                Err(e) => eprintln!("  ✗ {e}"),
-            }
-        }
-    }
-
-    async fn run(&mut self, args: &TenantAddArgs, ids: &[String]) -> anyhow::Result<NewTenant> {
-        eprintln!(
-            "Adding a tenant to {}. Each value is checked as soon as it can be; Enter keeps a [default].\n\
-             Secrets are given as references: the name of an environment variable, or the path of a file, \
-             holding them.",
-            args.config.display()
-        );
-        let (_, id) = self
-            .obtain("Tenant id (a-z, 0-9, '-'; e.g. acme)", args.id.clone(), None, |v| {
-                parse_id(v, ids)
-            })
-            .await?;
-
-        // UKG Pro: ask, check, ask again what a failure points at (the previous answer is the default).
-        eprintln!(
-            "\nUKG Pro (the host is on {UKG_WEB_SERVICES_PAGE}; the account and the Customer API Key on \
-             {UKG_ACCOUNTS_PAGE})"
-        );
-        let mut url = self.ask_ukg_url(args.ukg_url.clone(), None).await?;
-        let ask_user = "Web service account user name";
-        let mut user = self
-            .obtain(ask_user, args.ukg_username.clone(), None, parse_username)
-            .await?;
-        let mut password = self
-            .obtain_secret(UKG_PASSWORD, &id, given_ref(args, UKG_PASSWORD), None)
-            .await?;
-        let mut api_key = self
-            .obtain_secret(UKG_API_KEY, &id, given_ref(args, UKG_API_KEY), None)
-            .await?;
-        loop {
-            let base = &url.1;
-            eprintln!("Checking UKG Pro at {base} ...");
-            let findings = check::check_ukg(&ukg_spec(base, &user.1, &password, &api_key), policy()).await;
-            let mut lines = check::ukg_lines("", base, &findings, None);
-            lines.push(employee_export_note());
-            print_lines(&lines);
-            let again = match ukg_problem(base, &findings) {
-                None => break,
-                Some(UkgProblem::Url(text)) => {
-                    eprintln!("✗ {text}\n  Enter the URL again:");
-                    url = self.ask_ukg_url(None, Some(&url.0)).await?;
-                    continue;
-                }
-                Some(UkgProblem::Credentials(text)) => format!("{text}\n  Enter them again (Enter keeps an answer):"),
-                Some(UkgProblem::Permissions(text)) => format!(
-                    "{text}\n  Grant it, then press Enter at each question to check again (or give another account):"
-                ),
-            };
-            eprintln!("✗ {again}");
-            user = self.obtain(ask_user, None, Some(&user.0), parse_username).await?;
-            let previous = password.reference.answer().to_string();
-            password = self.obtain_secret(UKG_PASSWORD, &id, None, Some(&previous)).await?;
-            let previous = api_key.reference.answer().to_string();
-            api_key = self.obtain_secret(UKG_API_KEY, &id, None, Some(&previous)).await?;
-        }
-
-        let target = self.ask_target(args, &id).await?;
-        eprintln!();
-        let (_, contact) = self
-            .obtain(
-                "Technical contact (email address, told when a run needs a person)",
-                args.contact.clone(),
-                None,
-                parse_contact,
-            )
-            .await?;
-        Ok(NewTenant {
-            id,
-            contact,
-            ukg_url: url.1,
-            ukg_username: user.1,
-            ukg_password: password,
-            ukg_api_key: api_key,
-            target,
-        })
-    }
-
-    /// Where users go: the SCIM app (URL and token, checked live) or a user file's folder.
-    async fn ask_target(&mut self, args: &TenantAddArgs, id: &str) -> anyhow::Result<NewTarget> {
-        let kind = if args.file_dir.is_some() {
-            "file".to_string()
-        } else if args.scim_url.is_some() || args.scim_token_env.is_some() || args.scim_token_file.is_some() {
-            "scim".to_string()
-        } else {
-            eprintln!();
-            self.obtain(
-                "Target: \"scim\" (the app's SCIM 2.0 API) or \"file\" (a user file in a folder, e.g. for Betterworks)",
-                None,
-                Some("scim"),
-                |v| match v.trim().to_lowercase().as_str() {
-                    k @ ("scim" | "file") => Ok(k.to_string()),
-                    _ => Err("expected scim or file".to_string()),
-                },
-            )
-            .await?
-            .1
-        };
-        if kind == "file" {
-            let (_, directory) = self
-                .obtain(
-                    "Folder for the user file (created by the first run if missing)",
-                    args.file_dir.clone(),
-                    None,
-                    parse_file_dir,
-                )
-                .await?;
-            eprintln!("  ✓ user file folder {directory}");
-            return Ok(NewTarget::File { directory });
-        }
-        // The SCIM app, the same way as UKG.
-        eprintln!("\nThe app (SCIM 2.0)");
-        let mut scim_url = self
-            .ask_url(
-                SCIM_URL_QUESTION,
-                args.scim_url.clone(),
-                None,
-                config::normalize_scim_url,
-            )
-            .await?;
-        let mut token = self
-            .obtain_secret(SCIM_TOKEN, id, given_ref(args, SCIM_TOKEN), None)
-            .await?;
-        loop {
-            let base = &scim_url.1;
-            eprintln!("Checking the SCIM app at {base} ...");
-            let result = check::check_scim(&scim_spec(base, &token), policy()).await;
-            print_lines(&[check::scim_line("", base, &result, None)]);
-            match scim_problem(base, &result) {
-                None => break,
-                Some((text, true)) => {
-                    eprintln!("✗ {text}\n  Enter the token reference again:");
-                    let previous = token.reference.answer().to_string();
-                    token = self.obtain_secret(SCIM_TOKEN, id, None, Some(&previous)).await?;
-                }
-                Some((text, false)) => {
-                    eprintln!("✗ {text}\n  Enter the URL again:");
-                    scim_url = self
-                        .ask_url(SCIM_URL_QUESTION, None, Some(&scim_url.0), config::normalize_scim_url)
-                        .await?;
-                }
-            }
-        }
-        Ok(NewTarget::Scim { url: scim_url.1, token })
-    }
-
-    /// The UKG host URL, asked until the host answers: one request without credentials
-    /// (UKG answers 401), so a mistyped host is asked again before the account questions.
-    async fn ask_ukg_url(&mut self, given: Option<String>, default: Option<&str>) -> anyhow::Result<(String, String)> {
-        let mut url = self
-            .ask_url(UKG_URL_QUESTION, given, default, config::normalize_ukg_url)
-            .await?;
-        loop {
-            let probe = Secret {
-                reference: SecretRef::Env(String::new()),
-                value: SecretString::from(""),
-            };
-            let spec = ukg_spec(&url.1, "hrsync-setup-probe", &probe, &probe);
-            let findings = check::check_ukg(&spec, policy()).await;
-            let UkgFindings::Unreachable(e) = findings else {
-                eprintln!("  ✓ UKG host {} answers", url.1);
-                return Ok(url);
-            };
-            eprintln!("  ✗ UKG host {}: {e}\n  Enter the URL again:", url.1);
-            url = self
-                .ask_url(UKG_URL_QUESTION, None, Some(&url.0), config::normalize_ukg_url)
-                .await?;
-        }
-    }
-
-    /// A URL, normalised by `normalize`; what changed is told. Returns (as typed, normalised).
-    async fn ask_url(
-        &mut self,
-        question: &str,
-        given: Option<String>,
-        default: Option<&str>,
-        normalize: Normalize,
-    ) -> anyhow::Result<(String, String)> {
-        let (typed, (url, notices)) = self.obtain(question, given, default, normalize).await?;
-        for n in &notices {
-            eprintln!("  note: {n}");
-        }
-        if !notices.is_empty() {
-            eprintln!("  using {url}");
-        }
-        Ok((typed, url))
-    }
-}
-
-/// [`config::normalize_ukg_url`] or [`config::normalize_scim_url`]: the URL and what changed.
-type Normalize = fn(&str) -> Result<(String, Vec<String>), String>;
-
-const UKG_URL_QUESTION: &str = "UKG API host URL (e.g. https://service4.ultipro.com)";
-const SCIM_URL_QUESTION: &str = "SCIM base URL (e.g. https://app.example.com/scim/v2)";
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // The file: the block, the append, the atomic write.
 
 /// A TOML basic string holding `s` (quotes, backslashes and control characters escaped).
@@ -1148,7 +680,11 @@ fn append_tenant(path: &Path, tenant: &NewTenant, block: &str, data_dir: Option<
     let old = match read_existing(path, &strict)? {
         Some((text, settings)) => {
             if settings.misconfigured.iter().any(|t| t.id == tenant.id) {
-                bail!("{} has a tenant {:?} already; nothing written", path.display(), tenant.id);
+                bail!(
+                    "{} has a tenant {:?} already; nothing written",
+                    path.display(),
+                    tenant.id
+                );
             }
             if let Some(i) = settings.tenants.iter().position(|t| t.id == tenant.id) {
                 bail!(
@@ -1165,7 +701,10 @@ fn append_tenant(path: &Path, tenant: &NewTenant, block: &str, data_dir: Option<
     let settings = config::parse(&text, path, &validation_env(&strict))
         .map_err(|e| anyhow!("the config file with the new tenant would not be valid, so nothing was written: {e}"))?;
     if let Some(t) = settings.misconfigured.iter().find(|t| t.id == tenant.id) {
-        bail!("the config file with the new tenant would not be valid, so nothing was written: {}", t.error);
+        bail!(
+            "the config file with the new tenant would not be valid, so nothing was written: {}",
+            t.error
+        );
     }
     match settings.tenants.iter().find(|t| t.id == tenant.id) {
         Some(t) if t.first_run_review => {}
@@ -1366,86 +905,6 @@ mod tests {
         let mut t = tenant();
         t.ukg_api_key = secret(SecretRef::Env("ACME_UKG_API_KEY".into()));
         t
-    }
-
-    #[test]
-    fn secret_answers_resolve_to_references_and_never_echo_what_was_typed() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("token");
-        std::fs::write(&file, "CANARY-file-secret\n").unwrap();
-        let s = resolve_answer(file.to_str().unwrap(), SCIM_TOKEN).unwrap();
-        assert_eq!(s.reference, SecretRef::File(file.to_str().unwrap().to_string()));
-        use secrecy::ExposeSecret;
-        assert_eq!(s.value.expose_secret(), "CANARY-file-secret");
-
-        // PATH is set in any test environment.
-        let s = resolve_answer("PATH", SCIM_TOKEN).unwrap();
-        assert_eq!(s.reference, SecretRef::Env("PATH".into()));
-
-        for pasted in [
-            "CANARY-pasted-secret",
-            "CANARYPASTED5",
-            "abc/CANARY+def==",
-            "   ",
-            "~/CANARY",
-        ] {
-            let e = resolve_answer(pasted, SCIM_TOKEN).err().unwrap();
-            assert!(!e.contains("CANARY"), "{e}");
-            let e = resolve_env(pasted, SCIM_TOKEN).err().unwrap();
-            assert!(!e.contains("CANARY"), "{e}");
-            let e = resolve_file(pasted, SCIM_TOKEN).err().unwrap();
-            assert!(!e.contains("CANARY"), "{e}");
-        }
-        let empty = dir.path().join("empty");
-        std::fs::write(&empty, "\n").unwrap();
-        assert!(resolve_file(empty.to_str().unwrap(), SCIM_TOKEN)
-            .err()
-            .unwrap()
-            .contains("empty"));
-    }
-
-    #[test]
-    fn ids_and_contacts_are_checked() {
-        assert_eq!(parse_id(" acme ", &[]).unwrap(), "acme");
-        assert!(parse_id("Acme", &[]).is_err());
-        assert!(parse_id("acme", &["acme".into()]).unwrap_err().contains("already"));
-        assert!(parse_contact("it@acme.example").is_ok());
-        assert!(parse_contact("it at acme").is_err());
-    }
-
-    #[test]
-    fn answers_that_may_be_secrets_are_recognised_and_left_out_of_errors() {
-        let seen = [SecretString::from("CANARY-pw")];
-        assert!(looks_like_secret("CANARY-pw", &seen));
-        assert!(looks_like_secret("x CANARY-pw ", &seen));
-        assert!(looks_like_secret("Sup3r$ecret", &[]));
-        for plain in ["svc-hrsync", "DOMAIN\\svc.hr@acme", "https://service4.ultipro.com", "/etc/hrsync/key"] {
-            assert!(!looks_like_secret(plain, &seen), "{plain}");
-        }
-        let e = unechoed("expected an https:// URL, got \"CANARY-pw\" (no scheme)", "CANARY-pw");
-        assert_eq!(e, "expected an https:// URL, got (what you typed, not shown) (no scheme)");
-        assert_eq!(unechoed("expected scim or file", "or"), "expected scim or file");
-    }
-
-    #[tokio::test]
-    async fn the_wizard_re_asks_until_an_answer_parses_and_stops_at_the_end_of_input() {
-        let mut w = Wizard {
-            input: &b"Bad Id\n\nacme\n"[..],
-            newline_after_answer: true,
-            seen: Vec::new(),
-        };
-        let (_, id) = w.obtain("id", None, None, |v| parse_id(v, &[])).await.unwrap();
-        assert_eq!(id, "acme");
-        let end = w.obtain("id", None, None, |v| parse_id(v, &[])).await;
-        assert!(end.unwrap_err().to_string().contains("nothing was written"));
-
-        let mut w = Wizard {
-            input: &b"\n"[..],
-            newline_after_answer: false,
-            seen: Vec::new(),
-        };
-        let (answer, _) = w.obtain("id", None, Some("beta"), |v| parse_id(v, &[])).await.unwrap();
-        assert_eq!(answer, "beta");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Receives [`RootMsg`]: `RunNow`, `Approve` and `SyncEmployee` (forwarded to the tenant),
 //! `Respawn` (itself, after a backoff), `Misconfigured` (at start, for a tenant whose config
-//! cannot be used: shown and mailed, never started — see [`crate::misconfigured`]). Each tenant's rate limiters are created here once,
-//! so a restarted tenant supervisor keeps its quota.
+//! cannot be used: shown and mailed, never started — see [`crate::misconfigured`]). Each
+//! tenant's rate limiters are created here once, so a restarted tenant supervisor keeps its
+//! quota.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use tracing::{error, warn};
 use crate::faults::FaultHook;
 use crate::mailer::Mailer;
 use crate::misconfigured::MisconfiguredTenant;
-use crate::notifier::NotifierMsg;
 use crate::model::RunSummary;
+use crate::notifier::NotifierMsg;
 use crate::one_sync::{OneSyncError, OneSyncReport};
 use crate::restart::{stopped_child, Backoff};
 use crate::spec::{SmtpSpec, TenantSpec};

@@ -37,7 +37,9 @@ async fn a_tenant_with_an_unset_secret_is_misconfigured_and_the_others_run() {
     let check = setup.run(&["check", "--config", &config, "--config-only"]).await;
     assert_eq!(check.code, Some(1), "{check:?}");
     assert!(
-        check.stdout.contains("2 tenant(s) valid: alpha, beta; 1 misconfigured (they would not sync): globex"),
+        check
+            .stdout
+            .contains("2 tenant(s) valid: alpha, beta; 1 misconfigured (they would not sync): globex"),
         "{check:?}"
     );
     assert!(
@@ -46,7 +48,9 @@ async fn a_tenant_with_an_unset_secret_is_misconfigured_and_the_others_run() {
         )) && !check.stderr.contains("tenants[2]"),
         "{check:?}"
     );
-    let only_alpha = setup.run(&["check", "--config", &config, "--config-only", "--tenant", "alpha"]).await;
+    let only_alpha = setup
+        .run(&["check", "--config", &config, "--config-only", "--tenant", "alpha"])
+        .await;
     assert_eq!(only_alpha.code, Some(0), "{only_alpha:?}");
 
     let service = Service::start(&setup, &[]);
@@ -88,7 +92,10 @@ async fn a_tenant_with_an_unset_secret_is_misconfigured_and_the_others_run() {
     // The process serves what it can: readiness is not held hostage by one tenant's config.
     assert_eq!(service.get("/readyz").await.map(|r| r.0), Some(200));
     let (_, page) = service.get("/").await.unwrap();
-    assert!(page.contains("misconfigured") && page.contains("GLOBEX_UKG_PASSWORD"), "{page}");
+    assert!(
+        page.contains("misconfigured") && page.contains("GLOBEX_UKG_PASSWORD"),
+        "{page}"
+    );
 
     // The contact is told, by the tenant's notifier.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -101,7 +108,11 @@ async fn a_tenant_with_an_unset_secret_is_misconfigured_and_the_others_run() {
         if !found.is_empty() {
             break found;
         }
-        assert!(Instant::now() < deadline, "no email to globex's contact; log:\n{}", service.output());
+        assert!(
+            Instant::now() < deadline,
+            "no email to globex's contact; log:\n{}",
+            service.output()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(mail.len(), 1, "{mail:?}");
@@ -115,7 +126,8 @@ async fn a_tenant_with_an_unset_secret_is_misconfigured_and_the_others_run() {
     let sync = setup.sync("globex").await;
     assert_eq!(sync.code, Some(1), "{sync:?}");
     assert!(
-        sync.stderr.contains("tenant globex: ukg.password_env: environment variable GLOBEX_UKG_PASSWORD"),
+        sync.stderr
+            .contains("tenant globex: ukg.password_env: environment variable GLOBEX_UKG_PASSWORD"),
         "{sync:?}"
     );
     let plan = setup.run(&["plan", "--config", &config, "--tenant", "globex"]).await;

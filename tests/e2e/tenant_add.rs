@@ -565,7 +565,9 @@ async fn nothing_that_may_be_a_secret_is_echoed_back_at_any_prompt() {
     }
     assert!(run.stderr.contains("(what you typed, not shown)"), "{run:?}");
     assert_eq!(
-        run.stderr.matches("Web service account user name [Enter keeps the previous answer, not shown]").count(),
+        run.stderr
+            .matches("Web service account user name [Enter keeps the previous answer, not shown]")
+            .count(),
         2,
         "{run:?}"
     );
