@@ -380,6 +380,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
             pending.push((id, why, s));
         }
     }
+    if state.complete_read {
+        let planned: HashSet<&str> = pending.iter().map(|(id, _, _)| id.as_str()).collect();
+        crate::approve::mark_back_in_ukg(store.as_ref(), &run, &planned)?;
+    }
     if let Some(review) = store.review()?.filter(|r| r.approved) {
         // An approved first-run review: only the deactivations it listed.
         let (keep, defer): (Vec<_>, Vec<_>) = pending
@@ -401,6 +405,8 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
                     employee_id: id.clone(),
                     app_id: s.app_id.clone(),
                     reason: why.clone(),
+                    hash: Some(s.hash.clone()),
+                    back_since: None,
                 })
                 .collect(),
         };

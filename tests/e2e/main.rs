@@ -4,6 +4,7 @@
 mod harness;
 mod sshd;
 
+mod approve_later;
 mod change_feed;
 mod check;
 mod config_errors;
