@@ -197,8 +197,12 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
     let directory = state.directory.clone();
     let directory = directory.as_deref();
     let run_id = plan.run.run_id;
-    let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(std::mem::take(&mut plan.items))
-        .map(|item| {
+    let drained = drain_writes(
+        std::mem::take(&mut plan.items),
+        state.args.concurrency,
+        store.as_ref(),
+        None,
+        |item| {
             let store = store.clone();
             async move {
                 (
@@ -206,10 +210,9 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
                     apply_item(scim, store.as_ref(), directory, run_id, item).await,
                 )
             }
-        })
-        .buffer_unordered(state.args.concurrency.max(1))
-        .collect()
-        .await;
+        },
+    )
+    .await?;
 
     state.seen.extend(
         std::mem::take(&mut plan.seen)
@@ -224,21 +227,13 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
         ..Counts::default()
     };
     let mut failures = std::mem::take(&mut plan.failures);
-    for (employee_id, result) in results {
+    if let Some(e) = drained.app_failed {
+        return end_run_on_app_failure(state, plan.run, e);
+    }
+    for (employee_id, result) in drained.results {
         match result {
             Ok(applied) => counts.add(&applied),
             Err(WriteError::Store(e)) => return Err(e.into()),
-            Err(WriteError::Scim(e)) if e.is_fatal_for_run() => {
-                warn!(tenant = %plan.run.tenant, run = plan.run.run_id, error = %e, "run stopped by the app");
-                state.aborted_run = Some(plan.run.run_id);
-                let auth = matches!(e, ScimError::Unauthorized);
-                state.args.tenant.cast(TenantMsg::RunFailed {
-                    run: plan.run,
-                    error: e.to_string(),
-                    auth,
-                })?;
-                return Ok(());
-            }
             Err(WriteError::Scim(e)) => failures.push(RecordFailure {
                 employee_id,
                 reason: e.to_string(),
@@ -327,7 +322,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     let scim = &state.args.scim;
     let concurrency = state.args.concurrency;
     let directory = state.directory.clone();
-    let (create_counts, create_failures) = create_deferred(
+    let created = create_deferred(
         scim,
         store.as_ref(),
         directory.as_deref(),
@@ -336,9 +331,16 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         &state.args.faults,
     )
     .await?;
+    let (create_counts, create_failures) = match created {
+        Ok(done) => done,
+        Err(e) => return end_run_on_app_failure(state, run, e),
+    };
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
-    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1).await?;
+    let (link_counts, link_failures) = match link_managers(scim, store.as_ref(), 1).await? {
+        Ok(done) => done,
+        Err(e) => return end_run_on_app_failure(state, run, e),
+    };
     let mut counts = cursor.counts;
     counts.add(&create_counts);
     counts.add(&link_counts);
@@ -417,17 +419,19 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         counts.held = held.deactivations.len() as u64;
         warn!(tenant = %run.tenant, run = run.run_id, held = counts.held, %reason, "deactivation brake tripped; deactivations held for approval");
     } else {
-        let results = futures::stream::iter(pending)
-            .map(|(id, _, s)| {
-                let store = store.clone();
-                async move {
-                    let result = deactivate(scim, store.as_ref(), &id, s).await;
-                    (id, result)
-                }
-            })
-            .buffer_unordered(concurrency.max(1));
-        let results = collect_flushing(results, store.as_ref()).await?;
-        for (employee_id, result) in results {
+        let drained = drain_writes(pending, concurrency, store.as_ref(), Some(FLUSH_EVERY), |(id, _, s)| {
+            let store = store.clone();
+            async move {
+                let result = deactivate(scim, store.as_ref(), &id, s).await;
+                (id, result)
+            }
+        })
+        .await?;
+        if let Some(e) = drained.app_failed {
+            store.flush().await?;
+            return end_run_on_app_failure(state, run, e);
+        }
+        for (employee_id, result) in drained.results {
             match result {
                 Ok(()) => counts.deactivated += 1,
                 Err(WriteError::Store(e)) => return Err(e.into()),
@@ -456,20 +460,75 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
 /// manager links), so a kill there costs at most this many replays, like a page.
 const FLUSH_EVERY: usize = 100;
 
-/// Drains a stream of per-employee results, flushing the store every [`FLUSH_EVERY`].
-async fn collect_flushing<T>(
-    stream: impl futures::Stream<Item = (String, Result<T, WriteError>)>,
+/// What [`drain_writes`] gathered.
+struct Drained<T> {
+    /// Each write tried, with its result (app failures that end the run excluded).
+    results: Vec<(String, Result<T, WriteError>)>,
+    /// The app failure that stopped the writes, if one did: the run must end failed.
+    app_failed: Option<ScimError>,
+}
+
+/// Runs one write per item, `concurrency` at a time, for a page or an end-of-run phase
+/// (deferred creates, manager links, deactivations), flushing the store every `flush_every`
+/// results when set. It keeps the one rule that stops a run on the app's failure, for every
+/// phase alike: a write that failed on the app itself after its retries (unreachable, token
+/// refused, base path missing, 429 or 5xx past the retry budget:
+/// [`ScimError::is_fatal_for_run`]) stops the phase. No further write is started; the
+/// writes already in flight finish (each retried as usual), so an app that went down costs
+/// at most `concurrency` writes' retries, not one per remaining user. What was not tried
+/// stays pending in the store (a pending create, link or deactivation), dropped and planned
+/// again by the next run.
+async fn drain_writes<I, F, Fut, T>(
+    items: I,
+    concurrency: usize,
     store: &dyn ProgressStore,
-) -> Result<Vec<(String, Result<T, WriteError>)>, StoreError> {
+    flush_every: Option<usize>,
+    write: F,
+) -> Result<Drained<T>, StoreError>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: std::future::Future<Output = (String, Result<T, WriteError>)>,
+{
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stream = futures::stream::iter(items)
+        .take_while(|_| std::future::ready(!stop.load(std::sync::atomic::Ordering::Relaxed)))
+        .map(write)
+        .buffer_unordered(concurrency.max(1));
     futures::pin_mut!(stream);
-    let mut out = Vec::new();
-    while let Some(item) = stream.next().await {
-        out.push(item);
-        if out.len() % FLUSH_EVERY == 0 {
+    let mut drained = Drained {
+        results: Vec::new(),
+        app_failed: None,
+    };
+    let mut seen = 0usize;
+    while let Some((id, result)) = stream.next().await {
+        seen += 1;
+        match result {
+            Err(WriteError::Scim(e)) if e.is_fatal_for_run() => {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                drained.app_failed.get_or_insert(e);
+            }
+            result => drained.results.push((id, result)),
+        }
+        if flush_every.is_some_and(|n| seen % n.max(1) == 0) {
             store.flush().await?;
         }
     }
-    Ok(out)
+    Ok(drained)
+}
+
+/// Ends the run because the app failed ([`drain_writes`] says when): the run is reported
+/// failed (auth when the token was refused), and its remaining pages are dropped.
+fn end_run_on_app_failure(state: &mut WriterState, run: RunCtx, e: ScimError) -> Result<(), ActorProcessingErr> {
+    warn!(tenant = %run.tenant, run = run.run_id, error = %e, "run stopped by the app");
+    state.aborted_run = Some(run.run_id);
+    let auth = matches!(e, ScimError::Unauthorized);
+    state.args.tenant.cast(TenantMsg::RunFailed {
+        run,
+        error: e.to_string(),
+        auth,
+    })?;
+    Ok(())
 }
 
 /// Deactivates one user (PATCH active=false) and records it; the pending entry goes either way
@@ -711,7 +770,7 @@ async fn create_deferred(
     concurrency: usize,
     run: &RunCtx,
     faults: &Option<Arc<FaultHook>>,
-) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+) -> Result<Result<(Counts, Vec<RecordFailure>), ScimError>, ActorProcessingErr> {
     let run_id = run.run_id;
     let mut counts = Counts::default();
     let mut failures = Vec::new();
@@ -740,8 +799,7 @@ async fn create_deferred(
             ready = waiting.into_keys().collect();
         }
         ready.sort();
-        let results = futures::stream::iter(ready)
-            .map(|id| async move {
+        let drained = drain_writes(ready, concurrency, store, Some(FLUSH_EVERY), |id| async move {
                 let result = match store.pending_create(&id) {
                     Ok(Some(p)) => {
                         let recorded = || {
@@ -757,8 +815,12 @@ async fn create_deferred(
                 };
                 (id, result)
             })
-            .buffer_unordered(concurrency.max(1));
-        for (employee_id, result) in collect_flushing(results, store).await? {
+        .await?;
+        if let Some(e) = drained.app_failed {
+            store.flush().await?;
+            return Ok(Err(e));
+        }
+        for (employee_id, result) in drained.results {
             match result {
                 Ok(c) => counts.add(&c),
                 Err(WriteError::Store(e)) => return Err(e.into()),
@@ -773,7 +835,7 @@ async fn create_deferred(
             break;
         }
     }
-    Ok((counts, failures))
+    Ok(Ok((counts, failures)))
 }
 
 /// Creates one deferred user (with its manager when it now exists) and records it; the
@@ -833,18 +895,26 @@ async fn link_managers(
     scim: &ScimClient,
     store: &dyn ProgressStore,
     concurrency: usize,
-) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+) -> Result<Result<(Counts, Vec<RecordFailure>), ScimError>, ActorProcessingErr> {
     let pending = store.pending_links()?;
-    let results = futures::stream::iter(pending)
-        .map(|(employee_id, manager_id)| async move {
+    let drained = drain_writes(
+        pending,
+        concurrency,
+        store,
+        Some(FLUSH_EVERY),
+        |(employee_id, manager_id)| async move {
             let result = link_one(&employee_id, &manager_id, scim, store).await;
             (employee_id, result)
-        })
-        .buffer_unordered(concurrency.max(1));
-    let results = collect_flushing(results, store).await?;
+        },
+    )
+    .await?;
+    if let Some(e) = drained.app_failed {
+        store.flush().await?;
+        return Ok(Err(e));
+    }
     let mut counts = Counts::default();
     let mut failures = Vec::new();
-    for (employee_id, result) in results {
+    for (employee_id, result) in drained.results {
         match result {
             Ok(true) => counts.managers_linked += 1,
             Ok(false) => {}
@@ -856,7 +926,7 @@ async fn link_managers(
             Err(WriteError::Record(reason)) => failures.push(RecordFailure { employee_id, reason }),
         }
     }
-    Ok((counts, failures))
+    Ok(Ok((counts, failures)))
 }
 
 /// Links one employee to its manager; Ok(false) when there is nothing to do any more.

@@ -4,6 +4,7 @@
 mod harness;
 mod sshd;
 
+mod app_down;
 mod approve_later;
 mod change_feed;
 mod check;
