@@ -32,6 +32,7 @@ pub mod notifier;
 pub mod one_sync;
 pub mod plan;
 pub mod quarantine;
+pub mod reconcile;
 pub mod report;
 pub mod restart;
 pub mod review;

@@ -335,6 +335,20 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         Ok(done) => done,
         Err(e) => return end_run_on_app_failure(state, run, e),
     };
+    // Users deleted in the app behind hrsync's back: one listing a run (a first sync
+    // started with an empty store: nothing to reconcile).
+    let (recreate_counts, recreate_failures) = if cursor.first_sync {
+        (Counts::default(), Vec::new())
+    } else {
+        let roster = crate::reconcile::Roster {
+            seen: &state.seen,
+            complete: state.complete_read,
+        };
+        match crate::reconcile::recreate_missing(scim, store.as_ref(), concurrency, &run, roster).await? {
+            Ok(done) => done,
+            Err(e) => return end_run_on_app_failure(state, run, e),
+        }
+    };
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
     let (link_counts, link_failures) = match link_managers(scim, store.as_ref(), 1).await? {
@@ -343,9 +357,11 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     };
     let mut counts = cursor.counts;
     counts.add(&create_counts);
+    counts.add(&recreate_counts);
     counts.add(&link_counts);
     let mut failures = cursor.failures;
     failures.extend(create_failures);
+    failures.extend(recreate_failures);
     failures.extend(link_failures);
 
     if let Some(reason) = roster_guard(counts.read, store.last_roster_size()?, &state.args.brake) {
@@ -458,14 +474,14 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
 
 /// Writes confirmed by the app between two flushes in the end-of-run phases (deactivations,
 /// manager links), so a kill there costs at most this many replays, like a page.
-const FLUSH_EVERY: usize = 100;
+pub(crate) const FLUSH_EVERY: usize = 100;
 
 /// What [`drain_writes`] gathered.
-struct Drained<T> {
+pub(crate) struct Drained<T> {
     /// Each write tried, with its result (app failures that end the run excluded).
-    results: Vec<(String, Result<T, WriteError>)>,
+    pub results: Vec<(String, Result<T, WriteError>)>,
     /// The app failure that stopped the writes, if one did: the run must end failed.
-    app_failed: Option<ScimError>,
+    pub app_failed: Option<ScimError>,
 }
 
 /// Runs one write per item, `concurrency` at a time, for a page or an end-of-run phase
@@ -478,7 +494,7 @@ struct Drained<T> {
 /// at most `concurrency` writes' retries, not one per remaining user. What was not tried
 /// stays pending in the store (a pending create, link or deactivation), dropped and planned
 /// again by the next run.
-async fn drain_writes<I, F, Fut, T>(
+pub(crate) async fn drain_writes<I, F, Fut, T>(
     items: I,
     concurrency: usize,
     store: &dyn ProgressStore,
@@ -661,7 +677,7 @@ async fn apply_item(
     Ok(counts)
 }
 
-fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) -> EmployeeState {
+pub(crate) fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) -> EmployeeState {
     EmployeeState {
         app_id: app_id.to_string(),
         hash: hash.to_string(),
@@ -674,7 +690,7 @@ fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) 
 
 /// The app id of the user's manager, when the manager has been written to the app and the
 /// link would not close a cycle (those are left to the second pass, which reports them).
-fn resolve_manager(store: &dyn ProgressStore, user: &AppUser) -> Result<Option<String>, StoreError> {
+pub(crate) fn resolve_manager(store: &dyn ProgressStore, user: &AppUser) -> Result<Option<String>, StoreError> {
     let Some(m) = &user.manager_external_id else {
         return Ok(None);
     };
@@ -708,7 +724,7 @@ fn cycle_through(store: &dyn ProgressStore, employee: &str, manager: &str) -> Re
 /// other externalId), or creates one. Returns the app id and whether it was adopted.
 /// With a `directory` (first sync) the look-ups are answered from it; a 409 on create still
 /// falls back to asking the app.
-async fn create_or_adopt(
+pub(crate) async fn create_or_adopt(
     scim: &ScimClient,
     user: &AppUser,
     manager: Option<&str>,

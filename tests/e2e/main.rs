@@ -16,6 +16,7 @@ mod notify;
 mod one_sync;
 mod page;
 mod proxy;
+mod reconcile;
 mod resilience;
 mod safety;
 mod scope_review;
