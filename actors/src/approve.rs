@@ -206,16 +206,16 @@ pub async fn approve_held(store: &dyn ProgressStore, scim: &ScimClient, run_id: 
                     continue;
                 }
                 match deactivate(scim, store, &d.employee_id, state).await {
-                Ok(()) => out.deactivated.push(d.employee_id),
-                Err(WriteError::Store(e)) => return Err(e.into()),
-                Err(WriteError::Scim(e)) => out.failed.push(RecordFailure {
-                    employee_id: d.employee_id,
-                    reason: e.to_string(),
-                }),
-                Err(WriteError::Record(reason)) => out.failed.push(RecordFailure {
-                    employee_id: d.employee_id,
-                    reason,
-                }),
+                    Ok(()) => out.deactivated.push(d.employee_id),
+                    Err(WriteError::Store(e)) => return Err(e.into()),
+                    Err(WriteError::Scim(e)) => out.failed.push(RecordFailure {
+                        employee_id: d.employee_id,
+                        reason: e.to_string(),
+                    }),
+                    Err(WriteError::Record(reason)) => out.failed.push(RecordFailure {
+                        employee_id: d.employee_id,
+                        reason,
+                    }),
                 }
             }
             _ => out.skipped.push(d.employee_id),

@@ -278,7 +278,10 @@ mod tests {
         std::os::unix::fs::symlink(full, &tmp).unwrap();
         let e = write_local(dir.path(), "acme", name, FileFormat::Csv, 3, b"data").unwrap_err();
         assert!(e.to_string().contains("cannot write"), "{e}");
-        assert!(std::fs::symlink_metadata(&tmp).is_err(), "the temporary file was left behind");
+        assert!(
+            std::fs::symlink_metadata(&tmp).is_err(),
+            "the temporary file was left behind"
+        );
         assert!(!dir.path().join(name).exists());
     }
 

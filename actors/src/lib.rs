@@ -39,4 +39,5 @@ pub mod review;
 pub mod root;
 pub mod status;
 pub mod tenant;
+pub mod write_phase;
 pub mod writer;

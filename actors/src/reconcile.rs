@@ -13,7 +13,7 @@
 //! its record, costs a lookup, never a second user; the new id is stored right after the app
 //! confirmed it, and the reports of a recreated manager are linked again by the link pass.
 //! Employees about to be deactivated (terminated, or absent from a complete read) are left
-//! alone. The app failing stops the run by the writer's one rule (`writer::drain_writes`).
+//! alone. The app failing stops the run by the writer's one rule (`write_phase::drain_writes`).
 
 use std::collections::HashSet;
 
@@ -23,7 +23,8 @@ use crate::error::{ScimError, StoreError};
 use crate::model::{id_hash, Counts, RecordFailure, RunCtx};
 use crate::scim::ScimClient;
 use crate::store::ProgressStore;
-use crate::writer::{create_or_adopt, drain_writes, new_state, resolve_manager, WriteError, FLUSH_EVERY};
+use crate::write_phase::{drain_writes, FLUSH_EVERY};
+use crate::writer::{create_or_adopt, new_state, resolve_manager, WriteError};
 
 /// What the end of the run already knows about the roster.
 pub(crate) struct Roster<'a> {

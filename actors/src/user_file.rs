@@ -487,7 +487,10 @@ mod tests {
     fn formula_cells_are_neutralised_in_csv_and_left_raw_in_json_lines() {
         let mut roster = roster();
         let cells = [
-            ("=HYPERLINK(\"http://evil.example\",\"x\")", "'=HYPERLINK(\"http://evil.example\",\"x\")"),
+            (
+                "=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            ),
             ("+1 555 0100", "'+1 555 0100"),
             ("-5", "'-5"),
             ("@SUM(A1:A2)", "'@SUM(A1:A2)"),

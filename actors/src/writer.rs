@@ -23,7 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
@@ -36,6 +35,7 @@ use crate::scim::{RemoteUser, ScimClient};
 use crate::status::StatusBoard;
 use crate::store::{Cursor, EmployeeState, PendingCreate, ProgressStore};
 use crate::tenant::TenantMsg;
+use crate::write_phase::{drain_writes, FLUSH_EVERY};
 
 /// Messages the writer receives.
 #[derive(Debug)]
@@ -472,67 +472,6 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     Ok(())
 }
 
-/// Writes confirmed by the app between two flushes in the end-of-run phases (deactivations,
-/// manager links), so a kill there costs at most this many replays, like a page.
-pub(crate) const FLUSH_EVERY: usize = 100;
-
-/// What [`drain_writes`] gathered.
-pub(crate) struct Drained<T> {
-    /// Each write tried, with its result (app failures that end the run excluded).
-    pub results: Vec<(String, Result<T, WriteError>)>,
-    /// The app failure that stopped the writes, if one did: the run must end failed.
-    pub app_failed: Option<ScimError>,
-}
-
-/// Runs one write per item, `concurrency` at a time, for a page or an end-of-run phase
-/// (deferred creates, manager links, deactivations), flushing the store every `flush_every`
-/// results when set. It keeps the one rule that stops a run on the app's failure, for every
-/// phase alike: a write that failed on the app itself after its retries (unreachable, token
-/// refused, base path missing, 429 or 5xx past the retry budget:
-/// [`ScimError::is_fatal_for_run`]) stops the phase. No further write is started; the
-/// writes already in flight finish (each retried as usual), so an app that went down costs
-/// at most `concurrency` writes' retries, not one per remaining user. What was not tried
-/// stays pending in the store (a pending create, link or deactivation), dropped and planned
-/// again by the next run.
-pub(crate) async fn drain_writes<I, F, Fut, T>(
-    items: I,
-    concurrency: usize,
-    store: &dyn ProgressStore,
-    flush_every: Option<usize>,
-    write: F,
-) -> Result<Drained<T>, StoreError>
-where
-    I: IntoIterator,
-    F: FnMut(I::Item) -> Fut,
-    Fut: std::future::Future<Output = (String, Result<T, WriteError>)>,
-{
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let stream = futures::stream::iter(items)
-        .take_while(|_| std::future::ready(!stop.load(std::sync::atomic::Ordering::Relaxed)))
-        .map(write)
-        .buffer_unordered(concurrency.max(1));
-    futures::pin_mut!(stream);
-    let mut drained = Drained {
-        results: Vec::new(),
-        app_failed: None,
-    };
-    let mut seen = 0usize;
-    while let Some((id, result)) = stream.next().await {
-        seen += 1;
-        match result {
-            Err(WriteError::Scim(e)) if e.is_fatal_for_run() => {
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                drained.app_failed.get_or_insert(e);
-            }
-            result => drained.results.push((id, result)),
-        }
-        if flush_every.is_some_and(|n| seen % n.max(1) == 0) {
-            store.flush().await?;
-        }
-    }
-    Ok(drained)
-}
-
 /// Ends the run because the app failed ([`drain_writes`] says when): the run is reported
 /// failed (auth when the token was refused), and its remaining pages are dropped.
 fn end_run_on_app_failure(state: &mut WriterState, run: RunCtx, e: ScimError) -> Result<(), ActorProcessingErr> {
@@ -816,21 +755,21 @@ async fn create_deferred(
         }
         ready.sort();
         let drained = drain_writes(ready, concurrency, store, Some(FLUSH_EVERY), |id| async move {
-                let result = match store.pending_create(&id) {
-                    Ok(Some(p)) => {
-                        let recorded = || {
-                            faults::check(faults, || PanicPoint::DeferredCreateRecorded {
-                                tenant: run.tenant.clone(),
-                                employee_id: id.clone(),
-                            })
-                        };
-                        create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
-                    }
-                    Ok(None) => Ok(Counts::default()),
-                    Err(e) => Err(WriteError::Store(e)),
-                };
-                (id, result)
-            })
+            let result = match store.pending_create(&id) {
+                Ok(Some(p)) => {
+                    let recorded = || {
+                        faults::check(faults, || PanicPoint::DeferredCreateRecorded {
+                            tenant: run.tenant.clone(),
+                            employee_id: id.clone(),
+                        })
+                    };
+                    create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
+                }
+                Ok(None) => Ok(Counts::default()),
+                Err(e) => Err(WriteError::Store(e)),
+            };
+            (id, result)
+        })
         .await?;
         if let Some(e) = drained.app_failed {
             store.flush().await?;

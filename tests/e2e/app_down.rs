@@ -78,5 +78,8 @@ async fn the_app_going_down_during_deferred_creates_fails_the_run_after_a_few_at
     let unique: BTreeSet<&String> = creates.iter().collect();
     assert_eq!(unique.len(), creates.len(), "no duplicate creates");
     let users = scim.users("gone").await;
-    assert!(deferred.iter().all(|id| users.contains_key(id)), "every deferred user created");
+    assert!(
+        deferred.iter().all(|id| users.contains_key(id)),
+        "every deferred user created"
+    );
 }

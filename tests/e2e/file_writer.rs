@@ -674,7 +674,12 @@ async fn formula_like_names_are_neutralised_in_the_csv_and_kept_raw_in_json_line
 
     // JSON lines are not a spreadsheet: the same values stay as they are.
     let jdir = tempfile::tempdir().unwrap();
-    let setup = file_setup("formula-j", &ukg, 25, &folder_target(jdir.path(), "format = \"json\"\n"));
+    let setup = file_setup(
+        "formula-j",
+        &ukg,
+        25,
+        &folder_target(jdir.path(), "format = \"json\"\n"),
+    );
     let run = setup.sync("formula-j").await;
     run.assert_ok();
     let text = std::fs::read_to_string(printed_file(&run)).unwrap();

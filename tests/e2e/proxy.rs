@@ -405,6 +405,7 @@ fn status_only(status: StatusCode) -> Response {
 /// A response whose body fails at once: hyper closes the connection without a complete
 /// answer, and the client sees a transport error.
 fn cut_connection() -> Response {
-    let failing = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("the app is down")) });
+    let failing =
+        futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("the app is down")) });
     Response::new(Body::from_stream(failing))
 }

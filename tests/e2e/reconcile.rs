@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::harness::{ukg_sim, ScimServer, Setup, TenantConf};
 
@@ -99,7 +99,11 @@ async fn users_deleted_in_the_app_are_recreated_by_the_next_run_without_duplicat
         .await
         .unwrap();
     assert_eq!(all["totalResults"].as_u64(), Some(before.len() as u64), "no duplicate");
-    assert_eq!(after[moved.as_str()]["id"], readded_id.as_str(), "adopted under its new id");
+    assert_eq!(
+        after[moved.as_str()]["id"],
+        readded_id.as_str(),
+        "adopted under its new id"
+    );
     let new_manager = after[manager.as_str()]["id"].as_str().unwrap();
     assert_ne!(Some(new_manager), before[manager.as_str()]["id"].as_str());
     for r in &reports {
