@@ -9,7 +9,10 @@
 //! page is committed (cursor + counts, one transaction, then flush) only after all of its
 //! changes were attempted; creates look up by externalId first, so replaying a change whose
 //! confirmation was lost adopts the user instead of duplicating it. Managers that do not
-//! exist in the app yet are linked in a second pass after the last page.
+//! exist in the app yet are linked in a second pass after the last page. After the last page
+//! (but on a first sync) the app's listing is reconciled with the store (`reconcile`: users
+//! deleted in the app are recreated). The app failing ends the run by one rule in every
+//! phase, pages and end-of-run alike (`write_phase::drain_writes`).
 //!
 //! The writer contract ([`RosterWriter`]), kept by this writer and by
 //! `file_writer::FileWriter`: take `WriterMsg::Apply` pages in order; record an employee's
