@@ -132,12 +132,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let retry = settings.service.retry.clone();
             let released =
                 hrsync_actors::approve::approve_on_target(&spec, tenant_store.as_ref(), &resources, retry, run).await?;
-            println!(
-                "tenant {tenant} run {run}: {} deactivated, {} already inactive, {} failed",
-                released.deactivated.len(),
-                released.skipped.len(),
-                released.failed.len()
-            );
+            println!("{}", released.summary(&tenant, run));
             for f in &released.failed {
                 println!("  failed {}: {}", f.employee_id, f.reason);
             }

@@ -200,8 +200,8 @@ pub fn print_summary(s: &RunSummary) {
         return;
     }
     println!(
-        "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}, held {}",
-        s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed, c.held
+        "tenant {} run {}: created {}, adopted {}, updated {}, deactivated {}, reactivated {}, managers linked {}, unchanged {}, failed {}, held {}, recreated {}",
+        s.tenant, s.run_id, c.created, c.adopted, c.updated, c.deactivated, c.reactivated, c.managers_linked, c.unchanged, c.failed, c.held, c.recreated
     );
     let t = &s.traffic;
     println!(

@@ -73,6 +73,14 @@ pub struct HeldDeactivation {
     pub app_id: String,
     /// "terminated in UKG" or "absent from the roster".
     pub reason: String,
+    /// The employee's content hash in the store when the run held them: a different one at
+    /// approval means their state changed since, and the deactivation is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// A later run whose complete roster read did not plan this deactivation (the employee
+    /// is active in UKG again): approval skips them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_since: Option<u64>,
 }
 
 /// The deactivations a run held back, and why.

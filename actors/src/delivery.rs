@@ -135,17 +135,25 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Deliver
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o640)
-        .open(&tmp)
-        .map_err(local_err("create", &tmp))?;
-    f.write_all(bytes).map_err(local_err("write", &tmp))?;
-    f.sync_all().map_err(local_err("fsync", &tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).map_err(local_err("rename", &tmp))?;
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o640)
+            .open(&tmp)
+            .map_err(local_err("create", &tmp))?;
+        f.write_all(bytes).map_err(local_err("write", &tmp))?;
+        f.sync_all().map_err(local_err("fsync", &tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(local_err("rename", &tmp))
+    })();
+    if let Err(e) = written {
+        // Every failure path (create, write, fsync, rename) leaves no temporary file behind:
+        // a full disk must not be made fuller by half-written copies.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(local_err("fsync the folder", dir))?;
@@ -241,6 +249,40 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty folder under the run file's final name: the rename over it fails.
+        let name = "acme-users-20261129T040000Z-run1.csv";
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("keep"), "x").unwrap();
+        let e = write_local(dir.path(), "acme", name, FileFormat::Csv, 3, b"data").unwrap_err();
+        assert!(e.to_string().contains("cannot rename"), "{e}");
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, [name.to_string()], "a temporary file was left behind");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        // A full disk: /dev/full accepts the open and fails every write (ENOSPC). The
+        // temporary name is made a symlink to it.
+        let full = Path::new("/dev/full");
+        let dir = tempfile::tempdir().unwrap();
+        let name = "acme-users-20261129T040000Z-run1.csv";
+        let tmp = dir.path().join(format!(".{name}.tmp"));
+        std::os::unix::fs::symlink(full, &tmp).unwrap();
+        let e = write_local(dir.path(), "acme", name, FileFormat::Csv, 3, b"data").unwrap_err();
+        assert!(e.to_string().contains("cannot write"), "{e}");
+        assert!(
+            std::fs::symlink_metadata(&tmp).is_err(),
+            "the temporary file was left behind"
+        );
+        assert!(!dir.path().join(name).exists());
     }
 
     #[test]

@@ -198,6 +198,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut FileWriterState) -> 
         .filter(|(id, _)| committed.get(id).is_some_and(|s| s.active))
         .cloned()
         .collect();
+    if state.complete_read {
+        let planned: HashSet<&str> = all_pending.iter().map(|(id, _)| id.as_str()).collect();
+        crate::approve::mark_back_in_ukg(store.as_ref(), &run, &planned)?;
+    }
     if let Some(review) = store.review()?.filter(|r| r.approved) {
         // An approved first-run review: only the deactivations it listed (the others are
         // dropped with the pending list at the commit and planned again next run).
@@ -234,6 +238,8 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut FileWriterState) -> 
                     employee_id: id.clone(),
                     app_id: id.clone(),
                     reason: why.clone(),
+                    hash: committed.get(id).map(|s| s.hash.clone()),
+                    back_since: None,
                 })
                 .collect(),
         });

@@ -187,6 +187,10 @@ pub struct Counts {
     /// (first-run review: an approved run applies exactly the reviewed plan).
     #[serde(default)]
     pub deferred: u64,
+    /// Users the store says are applied but the app's listing no longer has (deleted in the
+    /// app behind hrsync's back): created again, or adopted under their new id.
+    #[serde(default)]
+    pub recreated: u64,
 }
 
 impl Counts {
@@ -204,11 +208,18 @@ impl Counts {
         self.read += o.read;
         self.out_of_scope += o.out_of_scope;
         self.deferred += o.deferred;
+        self.recreated += o.recreated;
     }
 
     /// Number of writes these counts represent.
     pub fn writes(&self) -> u64 {
-        self.created + self.adopted + self.updated + self.deactivated + self.reactivated + self.managers_linked
+        self.created
+            + self.adopted
+            + self.updated
+            + self.deactivated
+            + self.reactivated
+            + self.managers_linked
+            + self.recreated
     }
 }
 

@@ -473,12 +473,7 @@ async fn approve(state: &mut TenantSupervisorState, run: u64, reject: bool) -> R
             }
         });
     }
-    Ok(format!(
-        "tenant {tenant} run {run}: {} deactivated, {} already inactive, {} failed",
-        released.deactivated.len(),
-        released.skipped.len(),
-        released.failed.len()
-    ))
+    Ok(released.summary(&tenant, run))
 }
 
 /// The tenant's API clients, on its own rate limiters and counters (no SCIM client for a

@@ -273,10 +273,29 @@ fn csv_bytes(columns: &[Column], rows: &[Vec<Option<String>>]) -> Result<Vec<u8>
     w.write_record(columns.iter().map(|c| c.name.as_str()))
         .map_err(csv_err)?;
     for row in rows {
-        w.write_record(row.iter().map(|v| v.as_deref().unwrap_or_default()))
-            .map_err(csv_err)?;
+        let cells: Vec<_> = row
+            .iter()
+            .map(|v| neutralise_cell(v.as_deref().unwrap_or_default()))
+            .collect();
+        w.write_record(cells.iter().map(|c| c.as_bytes())).map_err(csv_err)?;
     }
     w.into_inner().map_err(|e| RenderError::Csv(e.to_string()))
+}
+
+/// The characters that make a spreadsheet read a cell as a formula (OWASP, CSV Injection).
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell made safe to open in a spreadsheet, per OWASP's CSV-injection advice: a cell
+/// that starts with `=`, `+`, `-`, `@`, tab or carriage return gets a single quote in front
+/// and is otherwise kept as is (so a phone `+1 555` becomes `'+1 555`, and `-5` becomes
+/// `'-5`: OWASP's rule is plain prefixing, with no exemption for numbers). The csv crate
+/// quotes the cells that need it. JSON lines are not a spreadsheet: left raw.
+pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_TRIGGERS) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 fn json_lines(columns: &[Column], rows: &[Vec<Option<String>>]) -> Vec<u8> {
@@ -462,6 +481,47 @@ mod tests {
         assert_eq!(lines[0]["manager_email"], serde_json::Value::Null);
         assert_eq!(lines[2]["deactivation_date"], "03/07/2026");
         assert_eq!(lines[2]["employee_id"], "0003");
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_in_csv_and_left_raw_in_json_lines() {
+        let mut roster = roster();
+        let cells = [
+            (
+                "=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            ),
+            ("+1 555 0100", "'+1 555 0100"),
+            ("-5", "'-5"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\tTabbed", "'\tTabbed"),
+            ("\rReturn", "'\rReturn"),
+            ("O'Brien = fine", "O'Brien = fine"),
+        ];
+        if let Some(u) = roster.get_mut("E1").and_then(|s| s.user.as_mut()) {
+            for (i, (raw, _)) in cells.iter().enumerate() {
+                u.extra.insert(format!("{ENTERPRISE_PREFIX}c{i}"), raw.to_string());
+            }
+        }
+        let columns: Vec<Column> = (0..cells.len())
+            .map(|i| Column {
+                name: format!("c{i}"),
+                value: Expr::parse(&format!("{{c{i}}}")).unwrap(),
+            })
+            .collect();
+        let r = render(&roster, FileFormat::Csv, &columns, DEFAULT_DATE_FORMAT).unwrap();
+        let (_, rows) = read_csv(&r.bytes);
+        for (i, (_, safe)) in cells.iter().enumerate() {
+            assert_eq!(rows[0][&format!("c{i}")], *safe, "cell {i}");
+        }
+        assert_eq!(rows[1]["c0"], "", "an empty cell stays empty");
+
+        let j = render(&roster, FileFormat::JsonLines, &columns, DEFAULT_DATE_FORMAT).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(String::from_utf8(j.bytes).unwrap().lines().next().unwrap()).unwrap();
+        for (i, (raw, _)) in cells.iter().enumerate() {
+            assert_eq!(first[format!("c{i}")], *raw, "JSON lines keep cell {i} raw");
+        }
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! page is committed (cursor + counts, one transaction, then flush) only after all of its
 //! changes were attempted; creates look up by externalId first, so replaying a change whose
 //! confirmation was lost adopts the user instead of duplicating it. Managers that do not
-//! exist in the app yet are linked in a second pass after the last page.
+//! exist in the app yet are linked in a second pass after the last page. After the last page
+//! (but on a first sync) the app's listing is reconciled with the store (`reconcile`: users
+//! deleted in the app are recreated). The app failing ends the run by one rule in every
+//! phase, pages and end-of-run alike (`write_phase::drain_writes`).
 //!
 //! The writer contract ([`RosterWriter`]), kept by this writer and by
 //! `file_writer::FileWriter`: take `WriterMsg::Apply` pages in order; record an employee's
@@ -23,7 +26,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
@@ -36,6 +38,7 @@ use crate::scim::{RemoteUser, ScimClient};
 use crate::status::StatusBoard;
 use crate::store::{Cursor, EmployeeState, PendingCreate, ProgressStore};
 use crate::tenant::TenantMsg;
+use crate::write_phase::{drain_writes, FLUSH_EVERY};
 
 /// Messages the writer receives.
 #[derive(Debug)]
@@ -197,8 +200,12 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
     let directory = state.directory.clone();
     let directory = directory.as_deref();
     let run_id = plan.run.run_id;
-    let results: Vec<(String, Result<Counts, WriteError>)> = futures::stream::iter(std::mem::take(&mut plan.items))
-        .map(|item| {
+    let drained = drain_writes(
+        std::mem::take(&mut plan.items),
+        state.args.concurrency,
+        store.as_ref(),
+        None,
+        |item| {
             let store = store.clone();
             async move {
                 (
@@ -206,10 +213,9 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
                     apply_item(scim, store.as_ref(), directory, run_id, item).await,
                 )
             }
-        })
-        .buffer_unordered(state.args.concurrency.max(1))
-        .collect()
-        .await;
+        },
+    )
+    .await?;
 
     state.seen.extend(
         std::mem::take(&mut plan.seen)
@@ -224,21 +230,13 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
         ..Counts::default()
     };
     let mut failures = std::mem::take(&mut plan.failures);
-    for (employee_id, result) in results {
+    if let Some(e) = drained.app_failed {
+        return end_run_on_app_failure(state, plan.run, e);
+    }
+    for (employee_id, result) in drained.results {
         match result {
             Ok(applied) => counts.add(&applied),
             Err(WriteError::Store(e)) => return Err(e.into()),
-            Err(WriteError::Scim(e)) if e.is_fatal_for_run() => {
-                warn!(tenant = %plan.run.tenant, run = plan.run.run_id, error = %e, "run stopped by the app");
-                state.aborted_run = Some(plan.run.run_id);
-                let auth = matches!(e, ScimError::Unauthorized);
-                state.args.tenant.cast(TenantMsg::RunFailed {
-                    run: plan.run,
-                    error: e.to_string(),
-                    auth,
-                })?;
-                return Ok(());
-            }
             Err(WriteError::Scim(e)) => failures.push(RecordFailure {
                 employee_id,
                 reason: e.to_string(),
@@ -327,7 +325,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     let scim = &state.args.scim;
     let concurrency = state.args.concurrency;
     let directory = state.directory.clone();
-    let (create_counts, create_failures) = create_deferred(
+    let created = create_deferred(
         scim,
         store.as_ref(),
         directory.as_deref(),
@@ -336,14 +334,37 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         &state.args.faults,
     )
     .await?;
+    let (create_counts, create_failures) = match created {
+        Ok(done) => done,
+        Err(e) => return end_run_on_app_failure(state, run, e),
+    };
+    // Users deleted in the app behind hrsync's back: one listing a run (a first sync
+    // started with an empty store: nothing to reconcile).
+    let (recreate_counts, recreate_failures) = if cursor.first_sync {
+        (Counts::default(), Vec::new())
+    } else {
+        let roster = crate::reconcile::Roster {
+            seen: &state.seen,
+            complete: state.complete_read,
+        };
+        match crate::reconcile::recreate_missing(scim, store.as_ref(), concurrency, &run, roster).await? {
+            Ok(done) => done,
+            Err(e) => return end_run_on_app_failure(state, run, e),
+        }
+    };
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
-    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1).await?;
+    let (link_counts, link_failures) = match link_managers(scim, store.as_ref(), 1).await? {
+        Ok(done) => done,
+        Err(e) => return end_run_on_app_failure(state, run, e),
+    };
     let mut counts = cursor.counts;
     counts.add(&create_counts);
+    counts.add(&recreate_counts);
     counts.add(&link_counts);
     let mut failures = cursor.failures;
     failures.extend(create_failures);
+    failures.extend(recreate_failures);
     failures.extend(link_failures);
 
     if let Some(reason) = roster_guard(counts.read, store.last_roster_size()?, &state.args.brake) {
@@ -380,6 +401,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
             pending.push((id, why, s));
         }
     }
+    if state.complete_read {
+        let planned: HashSet<&str> = pending.iter().map(|(id, _, _)| id.as_str()).collect();
+        crate::approve::mark_back_in_ukg(store.as_ref(), &run, &planned)?;
+    }
     if let Some(review) = store.review()?.filter(|r| r.approved) {
         // An approved first-run review: only the deactivations it listed.
         let (keep, defer): (Vec<_>, Vec<_>) = pending
@@ -401,6 +426,8 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
                     employee_id: id.clone(),
                     app_id: s.app_id.clone(),
                     reason: why.clone(),
+                    hash: Some(s.hash.clone()),
+                    back_since: None,
                 })
                 .collect(),
         };
@@ -411,17 +438,19 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         counts.held = held.deactivations.len() as u64;
         warn!(tenant = %run.tenant, run = run.run_id, held = counts.held, %reason, "deactivation brake tripped; deactivations held for approval");
     } else {
-        let results = futures::stream::iter(pending)
-            .map(|(id, _, s)| {
-                let store = store.clone();
-                async move {
-                    let result = deactivate(scim, store.as_ref(), &id, s).await;
-                    (id, result)
-                }
-            })
-            .buffer_unordered(concurrency.max(1));
-        let results = collect_flushing(results, store.as_ref()).await?;
-        for (employee_id, result) in results {
+        let drained = drain_writes(pending, concurrency, store.as_ref(), Some(FLUSH_EVERY), |(id, _, s)| {
+            let store = store.clone();
+            async move {
+                let result = deactivate(scim, store.as_ref(), &id, s).await;
+                (id, result)
+            }
+        })
+        .await?;
+        if let Some(e) = drained.app_failed {
+            store.flush().await?;
+            return end_run_on_app_failure(state, run, e);
+        }
+        for (employee_id, result) in drained.results {
             match result {
                 Ok(()) => counts.deactivated += 1,
                 Err(WriteError::Store(e)) => return Err(e.into()),
@@ -446,24 +475,18 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     Ok(())
 }
 
-/// Writes confirmed by the app between two flushes in the end-of-run phases (deactivations,
-/// manager links), so a kill there costs at most this many replays, like a page.
-const FLUSH_EVERY: usize = 100;
-
-/// Drains a stream of per-employee results, flushing the store every [`FLUSH_EVERY`].
-async fn collect_flushing<T>(
-    stream: impl futures::Stream<Item = (String, Result<T, WriteError>)>,
-    store: &dyn ProgressStore,
-) -> Result<Vec<(String, Result<T, WriteError>)>, StoreError> {
-    futures::pin_mut!(stream);
-    let mut out = Vec::new();
-    while let Some(item) = stream.next().await {
-        out.push(item);
-        if out.len() % FLUSH_EVERY == 0 {
-            store.flush().await?;
-        }
-    }
-    Ok(out)
+/// Ends the run because the app failed ([`drain_writes`] says when): the run is reported
+/// failed (auth when the token was refused), and its remaining pages are dropped.
+fn end_run_on_app_failure(state: &mut WriterState, run: RunCtx, e: ScimError) -> Result<(), ActorProcessingErr> {
+    warn!(tenant = %run.tenant, run = run.run_id, error = %e, "run stopped by the app");
+    state.aborted_run = Some(run.run_id);
+    let auth = matches!(e, ScimError::Unauthorized);
+    state.args.tenant.cast(TenantMsg::RunFailed {
+        run,
+        error: e.to_string(),
+        auth,
+    })?;
+    Ok(())
 }
 
 /// Deactivates one user (PATCH active=false) and records it; the pending entry goes either way
@@ -596,7 +619,7 @@ async fn apply_item(
     Ok(counts)
 }
 
-fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) -> EmployeeState {
+pub(crate) fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) -> EmployeeState {
     EmployeeState {
         app_id: app_id.to_string(),
         hash: hash.to_string(),
@@ -609,7 +632,7 @@ fn new_state(app_id: &str, hash: &str, user: &AppUser, manager: Option<String>) 
 
 /// The app id of the user's manager, when the manager has been written to the app and the
 /// link would not close a cycle (those are left to the second pass, which reports them).
-fn resolve_manager(store: &dyn ProgressStore, user: &AppUser) -> Result<Option<String>, StoreError> {
+pub(crate) fn resolve_manager(store: &dyn ProgressStore, user: &AppUser) -> Result<Option<String>, StoreError> {
     let Some(m) = &user.manager_external_id else {
         return Ok(None);
     };
@@ -643,7 +666,7 @@ fn cycle_through(store: &dyn ProgressStore, employee: &str, manager: &str) -> Re
 /// other externalId), or creates one. Returns the app id and whether it was adopted.
 /// With a `directory` (first sync) the look-ups are answered from it; a 409 on create still
 /// falls back to asking the app.
-async fn create_or_adopt(
+pub(crate) async fn create_or_adopt(
     scim: &ScimClient,
     user: &AppUser,
     manager: Option<&str>,
@@ -705,7 +728,7 @@ async fn create_deferred(
     concurrency: usize,
     run: &RunCtx,
     faults: &Option<Arc<FaultHook>>,
-) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+) -> Result<Result<(Counts, Vec<RecordFailure>), ScimError>, ActorProcessingErr> {
     let run_id = run.run_id;
     let mut counts = Counts::default();
     let mut failures = Vec::new();
@@ -734,25 +757,28 @@ async fn create_deferred(
             ready = waiting.into_keys().collect();
         }
         ready.sort();
-        let results = futures::stream::iter(ready)
-            .map(|id| async move {
-                let result = match store.pending_create(&id) {
-                    Ok(Some(p)) => {
-                        let recorded = || {
-                            faults::check(faults, || PanicPoint::DeferredCreateRecorded {
-                                tenant: run.tenant.clone(),
-                                employee_id: id.clone(),
-                            })
-                        };
-                        create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
-                    }
-                    Ok(None) => Ok(Counts::default()),
-                    Err(e) => Err(WriteError::Store(e)),
-                };
-                (id, result)
-            })
-            .buffer_unordered(concurrency.max(1));
-        for (employee_id, result) in collect_flushing(results, store).await? {
+        let drained = drain_writes(ready, concurrency, store, Some(FLUSH_EVERY), |id| async move {
+            let result = match store.pending_create(&id) {
+                Ok(Some(p)) => {
+                    let recorded = || {
+                        faults::check(faults, || PanicPoint::DeferredCreateRecorded {
+                            tenant: run.tenant.clone(),
+                            employee_id: id.clone(),
+                        })
+                    };
+                    create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
+                }
+                Ok(None) => Ok(Counts::default()),
+                Err(e) => Err(WriteError::Store(e)),
+            };
+            (id, result)
+        })
+        .await?;
+        if let Some(e) = drained.app_failed {
+            store.flush().await?;
+            return Ok(Err(e));
+        }
+        for (employee_id, result) in drained.results {
             match result {
                 Ok(c) => counts.add(&c),
                 Err(WriteError::Store(e)) => return Err(e.into()),
@@ -767,7 +793,7 @@ async fn create_deferred(
             break;
         }
     }
-    Ok((counts, failures))
+    Ok(Ok((counts, failures)))
 }
 
 /// Creates one deferred user (with its manager when it now exists) and records it; the
@@ -827,18 +853,26 @@ async fn link_managers(
     scim: &ScimClient,
     store: &dyn ProgressStore,
     concurrency: usize,
-) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
+) -> Result<Result<(Counts, Vec<RecordFailure>), ScimError>, ActorProcessingErr> {
     let pending = store.pending_links()?;
-    let results = futures::stream::iter(pending)
-        .map(|(employee_id, manager_id)| async move {
+    let drained = drain_writes(
+        pending,
+        concurrency,
+        store,
+        Some(FLUSH_EVERY),
+        |(employee_id, manager_id)| async move {
             let result = link_one(&employee_id, &manager_id, scim, store).await;
             (employee_id, result)
-        })
-        .buffer_unordered(concurrency.max(1));
-    let results = collect_flushing(results, store).await?;
+        },
+    )
+    .await?;
+    if let Some(e) = drained.app_failed {
+        store.flush().await?;
+        return Ok(Err(e));
+    }
     let mut counts = Counts::default();
     let mut failures = Vec::new();
-    for (employee_id, result) in results {
+    for (employee_id, result) in drained.results {
         match result {
             Ok(true) => counts.managers_linked += 1,
             Ok(false) => {}
@@ -850,7 +884,7 @@ async fn link_managers(
             Err(WriteError::Record(reason)) => failures.push(RecordFailure { employee_id, reason }),
         }
     }
-    Ok((counts, failures))
+    Ok(Ok((counts, failures)))
 }
 
 /// Links one employee to its manager; Ok(false) when there is nothing to do any more.

@@ -644,3 +644,50 @@ async fn a_refused_sftp_login_names_the_account_and_never_the_secret() {
     assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY), "{run:?}");
     assert!(sshd.inbound_files().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn formula_like_names_are_neutralised_in_the_csv_and_kept_raw_in_json_lines() {
+    let (ukg, data) = ukg_sim(12, 23, "formula.example", "pw", "KEY01").await;
+    let out = tempfile::tempdir().unwrap();
+    let setup = file_setup("formula", &ukg, 25, &folder_target(out.path(), ""));
+    // A name a spreadsheet would run as a formula, and a title that starts with a minus.
+    let target = leaves(&data)[0].clone();
+    ukg.update(&target.employee_id, |e| {
+        e.first_name = "=HYPERLINK(\"http://evil.example\",\"Click\")".into();
+        e.preferred_name = None;
+        e.last_name = "@SUM(A1:A9)".into();
+        e.job_title = Some("-1+1".into());
+    });
+    let run = setup.sync("formula").await;
+    run.assert_ok();
+    let (_, rows) = read_csv(&std::fs::read(printed_file(&run)).unwrap());
+    let row = &by_email(&rows)[&email(&target)];
+    assert_eq!(row["first_name"], "'=HYPERLINK(\"http://evil.example\",\"Click\")");
+    assert_eq!(row["last_name"], "'@SUM(A1:A9)");
+    assert_eq!(row["title"], "'-1+1");
+    assert!(
+        rows.iter()
+            .flat_map(|r| r.values())
+            .all(|v| !v.starts_with(['=', '+', '-', '@', '\t', '\r'])),
+        "no cell starts a formula: {rows:?}"
+    );
+
+    // JSON lines are not a spreadsheet: the same values stay as they are.
+    let jdir = tempfile::tempdir().unwrap();
+    let setup = file_setup(
+        "formula-j",
+        &ukg,
+        25,
+        &folder_target(jdir.path(), "format = \"json\"\n"),
+    );
+    let run = setup.sync("formula-j").await;
+    run.assert_ok();
+    let text = std::fs::read_to_string(printed_file(&run)).unwrap();
+    let line: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["email"] == email(&target))
+        .unwrap();
+    assert_eq!(line["first_name"], "=HYPERLINK(\"http://evil.example\",\"Click\")");
+    assert_eq!(line["title"], "-1+1");
+}

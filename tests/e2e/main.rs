@@ -4,6 +4,8 @@
 mod harness;
 mod sshd;
 
+mod app_down;
+mod approve_later;
 mod change_feed;
 mod check;
 mod config_errors;
@@ -15,6 +17,7 @@ mod notify;
 mod one_sync;
 mod page;
 mod proxy;
+mod reconcile;
 mod resilience;
 mod safety;
 mod scope_review;

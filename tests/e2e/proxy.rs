@@ -4,8 +4,10 @@
 //! answer), and can SIGKILL the `hrsync` process at its Nth request: before forwarding it
 //! (the app never sees it) or after the app applied it but before hrsync gets the answer.
 //! It can also fail writes (every request but GET) with a status until healed, after
-//! letting some through ([`KillProxy::fail_writes_after`]).
+//! letting some through ([`KillProxy::fail_writes_after`]), or go down (every connection cut
+//! without an answer) at the first create of a given employee ([`KillProxy::go_down_at_create_of`]).
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -62,8 +64,19 @@ struct FailWrites {
     failed: usize,
 }
 
+/// The app going down at a create.
+struct Down {
+    /// The externalIds whose create takes the app down.
+    at: BTreeSet<String>,
+    /// Whether it is down.
+    down: bool,
+}
+
 #[derive(Default)]
 struct Record {
+    down: Option<Down>,
+    /// Requests whose connection was cut because the app was down.
+    cut: usize,
     total: usize,
     log: Vec<Seen>,
     creates: Vec<Create>,
@@ -183,6 +196,27 @@ impl KillProxy {
         self.shared.lock().fail_writes.take().map_or(0, |f| f.failed)
     }
 
+    /// The app goes down at the first create (`POST …/Users`) of one of `external_ids`: that
+    /// request and every later one get their connection closed without an answer (a
+    /// connection-level failure, as when the app's host goes away) until
+    /// [`KillProxy::come_back`].
+    pub fn go_down_at_create_of(&self, external_ids: BTreeSet<String>) {
+        self.shared.lock().down = Some(Down {
+            at: external_ids,
+            down: false,
+        });
+    }
+
+    /// The app answers again.
+    pub fn come_back(&self) {
+        self.shared.lock().down = None;
+    }
+
+    /// Requests cut while the app was down.
+    pub fn cut(&self) -> usize {
+        self.shared.lock().cut
+    }
+
     /// Writes failed by `fail_writes_after` so far (all of them, healed or not).
     pub fn writes_failed(&self) -> usize {
         self.shared.lock().writes_failed
@@ -236,6 +270,20 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             }
             _ => Cut::None,
         };
+        if let Some(d) = r.down.as_mut() {
+            let external_id = || {
+                serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["externalId"].as_str().map(str::to_string))
+            };
+            if parts.method == Method::POST && external_id().is_some_and(|x| d.at.contains(&x)) {
+                d.down = true;
+            }
+            if d.down {
+                r.cut += 1;
+                return cut_connection();
+            }
+        }
         let mut refused = None;
         if parts.method != Method::GET {
             if let Some(f) = r.fail_writes.as_mut() {
@@ -352,4 +400,12 @@ fn status_only(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
     response
+}
+
+/// A response whose body fails at once: hyper closes the connection without a complete
+/// answer, and the client sees a transport error.
+fn cut_connection() -> Response {
+    let failing =
+        futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("the app is down")) });
+    Response::new(Body::from_stream(failing))
 }
