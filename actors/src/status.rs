@@ -59,6 +59,8 @@ pub struct TenantStatus {
     pub last_email_error: Option<String>,
     /// The plan waiting for approval (first-run review), if any.
     pub review: Option<crate::review::ReviewSummary>,
+    /// Deactivations the brake held, waiting for `hrsync approve --run N` (0: none).
+    pub deactivations_held: u64,
     /// The change feed (tenants with `changes_every`): calls, last window, what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::change_feed::FeedStatus>,
@@ -80,6 +82,7 @@ impl Default for TenantStatus {
             emails_failed: 0,
             last_email_error: None,
             review: None,
+            deactivations_held: 0,
             changes: None,
         }
     }
@@ -155,6 +158,13 @@ impl StatusBoard {
         };
         s.current_run = None;
         s.progress = None;
+        // A later completed run that held nothing ends the hold in status (its
+        // deactivations were applied, or are no longer planned); a failed one leaves it.
+        s.deactivations_held = match summary.outcome {
+            Outcome::Held => summary.counts.held,
+            Outcome::Failed => s.deactivations_held,
+            _ => 0,
+        };
         let mut last = summary.clone();
         last.failures.truncate(20);
         s.last_run = Some(last);
@@ -326,13 +336,8 @@ impl StatusBoard {
         family(
             "hrsync_deactivations_held",
             "gauge",
-            "1 while the last run's deactivations wait for approval.",
-            per(&|t| {
-                vec![(
-                    format!("tenant=\"{t}\""),
-                    u8::from(status(t).state == TenantState::Held).to_string(),
-                )]
-            }),
+            "Deactivations the brake held, waiting for approval (0: none).",
+            per(&|t| vec![(format!("tenant=\"{t}\""), status(t).deactivations_held.to_string())]),
         );
         family(
             "hrsync_emails_sent_total",
