@@ -60,18 +60,19 @@ pub(crate) fn load_health(args: &TenantArgs) -> Health {
         }
     };
     let held = match args.store.held() {
-        Ok(h) => h.map_or(0, |h| h.deactivations.len() as u64),
+        Ok(h) => h.map(|h| (h.deactivations.len() as u64, h.run_id)),
         Err(e) => {
             warn!(tenant = %id, error = %e, "cannot read the held deactivations");
-            0
+            None
         }
     };
     let h = health.clone();
     args.status.update(id, |s| {
         s.consecutive_failures = h.consecutive_failures;
-        if held > 0 {
+        if let Some((n, run)) = held {
             s.state = TenantState::Held;
-            s.deactivations_held = held;
+            s.deactivations_held = n;
+            s.held_run = Some(run);
         }
         if let Some(q) = h.quarantine {
             s.state = TenantState::Quarantined;
@@ -243,6 +244,7 @@ pub(crate) async fn approve(state: &mut TenantSupervisorState, run: u64, reject:
     };
     state.args.status.update(&tenant, |s| {
         s.deactivations_held = 0;
+        s.held_run = None;
         if s.state == TenantState::Held {
             s.state = state_after;
         }

@@ -61,6 +61,8 @@ pub struct TenantStatus {
     pub review: Option<crate::review::ReviewSummary>,
     /// Deactivations the brake held, waiting for `hrsync approve --run N` (0: none).
     pub deactivations_held: u64,
+    /// The run whose deactivations are held (the N of `hrsync approve --run N`).
+    pub held_run: Option<u64>,
     /// The change feed (tenants with `changes_every`): calls, last window, what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::change_feed::FeedStatus>,
@@ -83,6 +85,7 @@ impl Default for TenantStatus {
             last_email_error: None,
             review: None,
             deactivations_held: 0,
+            held_run: None,
             changes: None,
         }
     }
@@ -160,10 +163,10 @@ impl StatusBoard {
         s.progress = None;
         // A later completed run that held nothing ends the hold in status (its
         // deactivations were applied, or are no longer planned); a failed one leaves it.
-        s.deactivations_held = match summary.outcome {
-            Outcome::Held => summary.counts.held,
-            Outcome::Failed => s.deactivations_held,
-            _ => 0,
+        (s.deactivations_held, s.held_run) = match summary.outcome {
+            Outcome::Held => (summary.counts.held, Some(summary.run_id)),
+            Outcome::Failed => (s.deactivations_held, s.held_run),
+            _ => (0, None),
         };
         let mut last = summary.clone();
         last.failures.truncate(20);
