@@ -56,8 +56,15 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let target = spec.target.clone();
             let store = service::open_store(&settings.service.data_dir)?;
             if let Some(q) = store.tenant(&spec.id)?.health()?.and_then(|h| h.quarantine) {
-                let how = if force { "forced: running it now" } else { "running it now, as asked" };
-                eprintln!("notice: tenant {} is quarantined ({}); {how}; a success lifts the quarantine", spec.id, q.reason);
+                let how = if force {
+                    "forced: running it now"
+                } else {
+                    "running it now, as asked"
+                };
+                eprintln!(
+                    "notice: tenant {} is quarantined ({}); {how}; a success lifts the quarantine",
+                    spec.id, q.reason
+                );
             }
             let summary =
                 service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;

@@ -261,7 +261,11 @@ async fn sync_employee(
 async fn page(State(app): State<AppState>) -> Html<String> {
     let mut rows = String::new();
     for (id, s) in app.status.snapshot() {
-        let state = format!("{:?}", s.state).to_lowercase();
+        // The state as `/status` names it ("awaiting_review" reads "awaiting review").
+        let state = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(|n| n.replace('_', " ")))
+            .unwrap_or_default();
         let (last, failures) = match &s.last_run {
             Some(r) => {
                 let c = &r.counts;

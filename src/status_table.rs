@@ -148,9 +148,14 @@ mod tests {
         let table = render(&status);
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].contains("FAILED  HELD  NEXT RUN"), "{table}");
-        assert!(lines[1].starts_with("storm   held   2") && lines[1].contains(" 80 "), "{table}");
         assert!(
-            table.contains("storm: 80 deactivation(s) held: hrsync approve --config FILE --tenant storm --run 2 (or --reject)"),
+            lines[1].starts_with("storm   held   2") && lines[1].contains(" 80 "),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "storm: 80 deactivation(s) held: hrsync approve --config FILE --tenant storm --run 2 (or --reject)"
+            ),
             "{table}"
         );
     }

@@ -301,7 +301,11 @@ mod tests {
                 .collect(),
         };
         let e = run_report(&s, Some(&held)).unwrap();
-        assert!(e.subject.contains("2 deactivation(s) held") && e.subject.contains("run 7"), "{}", e.subject);
+        assert!(
+            e.subject.contains("2 deactivation(s) held") && e.subject.contains("run 7"),
+            "{}",
+            e.subject
+        );
         for line in [
             "hrsync approve --config FILE --tenant acme --run 7\n",
             "hrsync approve --config FILE --tenant acme --run 7 --reject",

@@ -55,7 +55,11 @@ impl Actor for ReviewWorker {
     type State = Option<ReviewArgs>;
     type Arguments = ReviewArgs;
 
-    async fn pre_start(&self, myself: ActorRef<ReviewMsg>, args: ReviewArgs) -> Result<Self::State, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ReviewMsg>,
+        args: ReviewArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
         myself.cast(ReviewMsg::Compute)?;
         Ok(Some(args))
     }
@@ -126,7 +130,6 @@ pub(crate) async fn start_review(
         }
     }
 }
-
 
 /// Stores the computed review, emails it and answers the waiters; a failure to compute it
 /// ends like a failed run.
@@ -237,4 +240,3 @@ pub(crate) async fn approve_review(
     }
     Ok(message)
 }
-

@@ -421,7 +421,11 @@ impl Actor for TenantSupervisor {
             return Ok(());
         };
         let tenant = state.args.spec.id.clone();
-        if state.review_worker.as_ref().is_some_and(|w| w.get_id() == cell.get_id()) {
+        if state
+            .review_worker
+            .as_ref()
+            .is_some_and(|w| w.get_id() == cell.get_id())
+        {
             // A clean stop follows its `Reviewed` message, which ends the review.
             state.review_worker = None;
             if failed && state.reviewing {
@@ -781,4 +785,3 @@ async fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorSta
     state.run = Some(ActiveRun { ctx, baseline, crashes });
     Ok(())
 }
-

@@ -134,7 +134,10 @@ async fn a_panic_in_the_first_run_review_ends_it_with_an_error_and_the_tenant_ru
     let crashed = run_now(&root, "end-review").await;
     assert_eq!(crashed.outcome, Outcome::Failed, "{crashed:?}");
     let error = crashed.error.clone().unwrap_or_default();
-    assert!(error.contains("first-run review") && error.contains("stopped unexpectedly"), "{error}");
+    assert!(
+        error.contains("first-run review") && error.contains("stopped unexpectedly"),
+        "{error}"
+    );
     let s = &status.snapshot()["end-review"];
     assert_eq!(s.state, TenantState::Failed, "{s:?}");
     assert_eq!(s.last_run.as_ref().and_then(|r| r.error.clone()), Some(error));
