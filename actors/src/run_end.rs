@@ -267,7 +267,7 @@ mod tests {
             ..Counts::default()
         };
         assert_eq!(completed_outcome(&held, &[]), Outcome::Held);
-        assert_eq!(completed_outcome(&held, &[failure.clone()]), Outcome::Held);
+        assert_eq!(completed_outcome(&held, std::slice::from_ref(&failure)), Outcome::Held);
         assert_eq!(completed_outcome(&Counts::default(), &[]), Outcome::Ok);
         assert_eq!(
             completed_outcome(&Counts::default(), &[failure]),
