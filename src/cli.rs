@@ -42,6 +42,11 @@ pub enum Command {
         /// (admin API, `service.admin_token_*`) when `hrsync run` holds the database.
         #[arg(long, short)]
         employee: Option<String>,
+        /// Run now even while the tenant is quarantined (release it for one run); a run that
+        /// succeeds lifts the quarantine. (An on-demand run never waits for the quarantine's
+        /// due time; --force says so explicitly.)
+        #[arg(long)]
+        force: bool,
     },
     /// Show what the next run of a tenant would do — creates, updates field by field,
     /// deactivations, records set aside, whether the brake would trip — writing nothing.

@@ -41,6 +41,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             config,
             tenant,
             employee,
+            force,
         } => {
             let settings = load(&config)?;
             // The summary says what happened; logs only for errors unless RUST_LOG asks.
@@ -54,6 +55,17 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             let target = spec.target.clone();
             let store = service::open_store(&settings.service.data_dir)?;
+            if let Some(q) = store.tenant(&spec.id)?.health()?.and_then(|h| h.quarantine) {
+                let how = if force {
+                    "forced: running it now"
+                } else {
+                    "running it now, as asked"
+                };
+                eprintln!(
+                    "notice: tenant {} is quarantined ({}); {how}; a success lifts the quarantine",
+                    spec.id, q.reason
+                );
+            }
             let summary =
                 service::sync_once(store, spec, settings.smtp.clone(), settings.service.retry.clone()).await?;
             service::print_summary(&summary);

@@ -4,7 +4,8 @@
 //! store is open and every tenant's actors are up). Open, read-only: `/status` (JSON per
 //! tenant), `/metrics` (Prometheus text), `/` (a small status page). Admin, behind the
 //! bearer token `service.admin_token_*` (compared in constant time; 401 otherwise, 403 when
-//! no token is configured): `POST /tenants/{id}/sync` starts a run, `POST
+//! no token is configured): `POST /tenants/{id}/sync` starts a run (body optional:
+//! `{"force": true}` says to run even while quarantined), `POST
 //! /tenants/{id}/approve` with `{"run": N, "reject": false}` releases held deactivations;
 //! with `{}` (or `{"reject": true}`) it approves (discards) the plan awaiting review.
 //! `POST /tenants/{id}/employees/{employee_id}/sync` syncs one person now and answers what
@@ -117,11 +118,31 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-async fn sync(State(app): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+/// Body of `POST /tenants/{id}/sync` (optional; none: a plain run now).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncBody {
+    /// Run now even while the tenant is quarantined (release it for one run; a success
+    /// lifts the quarantine). An on-demand run does not wait for the quarantine's due time
+    /// either way; the flag says so explicitly.
+    #[serde(default)]
+    force: bool,
+}
+
+async fn sync(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<SyncBody>>,
+) -> Response {
     let root = match authorize(&app, &headers, &id) {
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(),
     };
+    let force = body.map(|Json(b)| b).unwrap_or_default().force;
+    if force {
+        tracing::info!(tenant = %id, "run forced through the admin API (quarantine released for one run)");
+    }
     // The run's summary is not awaited: /status shows it when it ends.
     let (tx, _rx) = tokio::sync::oneshot::channel();
     match root.cast(RootMsg::RunNow {
@@ -240,18 +261,26 @@ async fn sync_employee(
 async fn page(State(app): State<AppState>) -> Html<String> {
     let mut rows = String::new();
     for (id, s) in app.status.snapshot() {
-        let state = format!("{:?}", s.state).to_lowercase();
+        // The state as `/status` names it ("awaiting_review" reads "awaiting review").
+        let state = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(|n| n.replace('_', " ")))
+            .unwrap_or_default();
         let (last, failures) = match &s.last_run {
             Some(r) => {
                 let c = &r.counts;
                 let text = format!(
-                    "run {} finished {}: {} created, {} updated, {} deactivated, {} failed{}",
+                    "run {} finished {}: {} created, {} updated, {} deactivated, {} failed{}{}",
                     r.run_id,
                     r.finished_at.format("%Y-%m-%d %H:%M UTC"),
                     c.created + c.adopted,
                     c.updated + c.reactivated,
                     c.deactivated,
                     c.failed,
+                    match (s.deactivations_held, s.held_run) {
+                        (n, Some(run)) if n > 0 => format!(", {n} deactivation(s) held (approve run {run})"),
+                        _ => String::new(),
+                    },
                     r.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
                 );
                 let failures: Vec<String> = r

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config::Settings;
 
-/// The `/status` shape built from the store (last run, held deactivations).
+/// The `/status` shape built from the store (last run, held deactivations, quarantine).
 pub fn from_store(settings: &Settings) -> anyhow::Result<Value> {
     let store = crate::service::open_store(&settings.service.data_dir)?;
     let mut tenants = serde_json::Map::new();
@@ -18,21 +18,35 @@ pub fn from_store(settings: &Settings) -> anyhow::Result<Value> {
             .into_iter()
             .next();
         let review = tenant.review()?.filter(|r| !r.approved).map(|r| r.summary);
-        let state = match (&last, tenant.held()?) {
+        let health = tenant.health()?.unwrap_or_default();
+        let held = tenant.held()?;
+        let state = match (&last, &held) {
             _ if review.is_some() => "awaiting review",
+            _ if health.quarantine.is_some() => "quarantined",
             (_, Some(_)) => "held",
             (None, None) => "idle",
             (Some(r), None) => match r.outcome {
                 hrsync_actors::model::Outcome::Ok => "ok",
                 hrsync_actors::model::Outcome::CompletedWithFailures => "degraded",
-                hrsync_actors::model::Outcome::Held => "held",
+                // Its deactivations were released or dropped since (`hrsync approve`).
+                hrsync_actors::model::Outcome::Held => "ok",
                 hrsync_actors::model::Outcome::AwaitingReview => "awaiting review",
                 hrsync_actors::model::Outcome::Failed => "failed",
             },
         };
+        let next_run_at = health.quarantine.as_ref().and_then(|q| q.until);
         tenants.insert(
             t.id.clone(),
-            json!({ "state": state, "last_run": last, "next_run_at": null, "review": review }),
+            json!({
+                "state": state,
+                "last_run": last,
+                "next_run_at": next_run_at,
+                "review": review,
+                "deactivations_held": held.as_ref().map_or(0, |h| h.deactivations.len()),
+                "held_run": held.as_ref().map(|h| h.run_id),
+                "consecutive_failures": health.consecutive_failures,
+                "quarantine": health.quarantine,
+            }),
         );
     }
     for t in &settings.misconfigured {
@@ -53,6 +67,7 @@ pub fn render(status: &Value) -> String {
         "UPDATED".into(),
         "DEACTIVATED".into(),
         "FAILED".into(),
+        "HELD".into(),
         "NEXT RUN".into(),
     ]];
     let empty = serde_json::Map::new();
@@ -71,10 +86,11 @@ pub fn render(status: &Value) -> String {
             cell((n("updated") + n("reactivated")).to_string()),
             cell(n("deactivated").to_string()),
             cell(n("failed").to_string()),
+            t["deactivations_held"].as_u64().unwrap_or(0).to_string(),
             t["next_run_at"].as_str().map(short_time).unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..9)
+    let widths: Vec<usize> = (0..10)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -89,6 +105,16 @@ pub fn render(status: &Value) -> String {
         }
         if let Some(e) = t["config_error"].as_str() {
             out.push_str(&format!("{id}: misconfigured, not syncing: {e}\n"));
+        }
+        if let Some(q) = t["quarantine"]["reason"].as_str() {
+            out.push_str(&format!("{id}: quarantined: {q}\n"));
+        }
+        let held = t["deactivations_held"].as_u64().unwrap_or(0);
+        if held > 0 {
+            let run = &t["held_run"];
+            out.push_str(&format!(
+                "{id}: {held} deactivation(s) held: hrsync approve --config FILE --tenant {id} --run {run} (or --reject)\n"
+            ));
         }
     }
     out
@@ -132,6 +158,26 @@ mod tests {
         assert!(lines[2].starts_with("globex  misconfigured  -"), "{table}");
         assert!(
             table.contains("globex: misconfigured, not syncing: hrsync.toml: tenant globex: ukg.password_env: environment variable GLOBEX_UKG_PASSWORD"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_held_tenant_shows_the_count_and_the_approve_command() {
+        let status = json!({"tenants": {
+            "storm": {"state": "held", "next_run_at": null, "deactivations_held": 80, "held_run": 2, "last_run": {"run_id": 2, "finished_at": "2026-11-29T03:19:00Z", "counts": {"held": 80}, "error": null}}
+        }});
+        let table = render(&status);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("FAILED  HELD  NEXT RUN"), "{table}");
+        assert!(
+            lines[1].starts_with("storm   held   2") && lines[1].contains(" 80 "),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "storm: 80 deactivation(s) held: hrsync approve --config FILE --tenant storm --run 2 (or --reject)"
+            ),
             "{table}"
         );
     }

@@ -18,6 +18,8 @@ pub enum PanicPoint {
     /// In the file writer, after the run's file was delivered and before the run's states
     /// were committed.
     BeforeFileCommit { tenant: String },
+    /// In the first-run review's worker, before it computes the plan.
+    Review { tenant: String },
 }
 
 /// A set of armed one-shot panic points.

@@ -4,7 +4,8 @@
 //! Receives [`NotifierMsg`]: `RunEnded` and `Quarantine` (from the tenant supervisor),
 //! `Misconfigured` (from the root supervisor, for a tenant that does not start) and
 //! `Retry` (from itself). Sends nothing back. A report is built for a failed run, a run with
-//! records set aside, and a run whose deactivations were held; a recovery email when a
+//! records set aside, and a run whose deactivations were held (listing them, from the store,
+//! with the approve and reject commands for that run); a recovery email when a
 //! failing tenant succeeds again; an email when the tenant enters or leaves quarantine.
 //!
 //! Every email first goes to the tenant's outbox in the store, then out through SMTP; a
@@ -133,10 +134,17 @@ fn on_run_ended(state: &mut NotifierState, s: &RunSummary, now: DateTime<Utc>) -
         }
         return Ok(());
     }
-    let Some(email) = run_report(s) else {
+    let held = match s.outcome {
+        Outcome::Held => store.held()?,
+        _ => None,
+    };
+    let Some(email) = run_report(s, held.as_ref()) else {
         return Ok(());
     };
-    store.set_failing_reported(true)?;
+    // A held run is no failure: the next good run sends no "recovered" email for it.
+    if s.outcome != Outcome::Held {
+        store.set_failing_reported(true)?;
+    }
     enqueue(state, email, signature(s), now)
 }
 

@@ -1,11 +1,15 @@
 //! Quarantine: a tenant that keeps failing stops following its schedule and backs off
 //! (6 h → 12 h → 24 h) until a run succeeds, so a broken tenant neither hammers UKG or the
 //! app nor floods its contact. Refused credentials quarantine at once. Pure, no I/O.
+//!
+//! The tenant supervisor stores its [`Health`] in the tenant's store whenever it changes
+//! (`ProgressStore::set_health`) and loads it at start, so a restart neither gives a
+//! quarantined tenant a fresh try before its due time nor forgets its failure count.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Waits between runs of a quarantined tenant, by how many times it failed in quarantine.
 pub const STEPS: [Duration; 3] = [
@@ -15,17 +19,21 @@ pub const STEPS: [Duration; 3] = [
 ];
 
 /// Why and since when a tenant is quarantined.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarantine {
     pub since: DateTime<Utc>,
     /// The failure that put (or keeps) the tenant in quarantine.
     pub reason: String,
     /// Failed runs in quarantine so far (0 for the first wait).
     pub level: usize,
+    /// When the next run is due (set when the run that entered or kept the quarantine
+    /// ended); a restarted process waits until then.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A tenant's run health.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub consecutive_failures: u32,
     pub quarantine: Option<Quarantine>,
@@ -67,10 +75,25 @@ impl Health {
                 since: now,
                 reason: reason.to_string(),
                 level: 0,
+                until: None,
             });
             return Transition::Entered;
         }
         Transition::None
+    }
+
+    /// Records when the next run is due (`now + delay`) in the quarantine, if any.
+    pub fn set_due(&mut self, now: DateTime<Utc>, delay: Duration) {
+        if let Some(q) = self.quarantine.as_mut() {
+            q.until = chrono::Duration::from_std(delay).ok().map(|d| now + d);
+        }
+    }
+
+    /// How long a quarantined tenant still waits before its next run at `now` (zero when
+    /// due); None when it is not quarantined or no due time was recorded.
+    pub fn wait_left(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let until = self.quarantine.as_ref()?.until?;
+        Some((until - now).to_std().unwrap_or(Duration::ZERO))
     }
 
     /// How long to wait before the next run, given the tenant's schedule.
@@ -112,6 +135,20 @@ mod tests {
         let mut h = Health::default();
         assert_eq!(h.failed("401", true, 3, Utc::now()), Transition::Entered);
         assert_eq!(h.quarantine.as_ref().unwrap().reason, "401");
+    }
+
+    #[test]
+    fn the_due_time_survives_a_round_trip_through_json() {
+        let mut h = Health::default();
+        let now = Utc::now();
+        h.failed("401", true, 3, now);
+        h.set_due(now, STEPS[0]);
+        let back: Health = serde_json::from_slice(&serde_json::to_vec(&h).unwrap()).unwrap();
+        assert_eq!(back, h);
+        let left = back.wait_left(now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(left, Duration::from_secs(5 * 3600));
+        assert_eq!(back.wait_left(now + chrono::Duration::hours(7)), Some(Duration::ZERO));
+        assert_eq!(Health::default().wait_left(now), None);
     }
 
     #[test]

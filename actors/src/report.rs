@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::brake::Held;
 use crate::model::{Outcome, RunSummary};
 
 /// An email ready to send.
@@ -37,8 +38,12 @@ pub fn fix_for(reason: &str) -> &'static str {
     }
 }
 
-/// The report for a run, or None when nothing needs a person.
-pub fn run_report(s: &RunSummary) -> Option<Email> {
+/// Held deactivations listed in a report (the rest are counted).
+const HELD_SHOWN: usize = 200;
+
+/// The report for a run, or None when nothing needs a person. `held`: the deactivations a
+/// `held` run holds (from the store), listed with why, when still held.
+pub fn run_report(s: &RunSummary, held: Option<&Held>) -> Option<Email> {
     let headline = match s.outcome {
         // The review has its own email (`review::review_email`).
         Outcome::Ok | Outcome::AwaitingReview => return None,
@@ -58,12 +63,25 @@ pub fn run_report(s: &RunSummary) -> Option<Email> {
         s.started_at.to_rfc3339(),
         s.finished_at.to_rfc3339()
     );
+    let held = held.filter(|h| s.outcome == Outcome::Held && h.run_id == s.run_id);
     if s.outcome == Outcome::Held {
+        let why = held.map_or(String::new(), |h| format!(" ({})", h.reason));
+        let (t, r) = (&s.tenant, s.run_id);
         let _ = writeln!(
             text,
-            "The deactivation brake held {} deactivation(s): more than the tenant's limit at once. Nobody was deactivated.\nCheck UKG for a mass termination or a filter/permission change. If they are right, release them with:\n  hrsync approve --config FILE --tenant {} --run {}\nor drop them with --reject.\n",
-            s.counts.held, s.tenant, s.run_id
+            "The deactivation brake held {n} deactivation(s) of run {r}: more than the tenant's limit at once{why}. Nobody was deactivated; the rest of the run was applied.\nCheck UKG for a mass termination or a filter/permission change.\n\nIf they are right, release them (FILE is hrsync's config file):\n  hrsync approve --config FILE --tenant {t} --run {r}\nIf not, drop them (the next run plans them again if they still apply):\n  hrsync approve --config FILE --tenant {t} --run {r} --reject\nWhile `hrsync run` is up, use its admin API instead: POST /tenants/{t}/approve with {{\"run\": {r}}} or {{\"run\": {r}, \"reject\": true}}.\n",
+            n = s.counts.held,
         );
+        if let Some(h) = held {
+            let _ = writeln!(text, "Held deactivations (employee id: why):");
+            for d in h.deactivations.iter().take(HELD_SHOWN) {
+                let _ = writeln!(text, "- {}: {}", d.employee_id, d.reason);
+            }
+            if h.deactivations.len() > HELD_SHOWN {
+                let _ = writeln!(text, "… and {} more", h.deactivations.len() - HELD_SHOWN);
+            }
+            text.push('\n');
+        }
     }
     if let Some(e) = &s.error {
         let _ = writeln!(text, "The run could not complete: {e}\nWhat to do: {}\n", fix_for(e));
@@ -153,8 +171,10 @@ pub fn signature(s: &RunSummary) -> String {
         .map(|f| format!("{}\u{1f}{}", f.employee_id, f.reason))
         .collect();
     parts.sort();
+    // Each held run names its own approve command: mailed once per run.
+    let held_run = if s.outcome == Outcome::Held { s.run_id } else { 0 };
     let text = format!(
-        "{:?}\u{1e}{}\u{1e}{}\u{1e}{}",
+        "{:?}\u{1e}{held_run}\u{1e}{}\u{1e}{}\u{1e}{}",
         s.outcome,
         s.error.as_deref().unwrap_or(""),
         s.counts.held,
@@ -190,7 +210,7 @@ pub fn quarantine_report(tenant: &str, entered: bool, reason: &str) -> Email {
         (
             format!("[hrsync] {tenant}: sync quarantined"),
             format!(
-                "Tenant: {tenant}\n\nThe sync keeps failing, so it is quarantined: it now retries after 6 h, then 12 h, then every 24 h, until a run succeeds.\nLast failure: {reason}\nWhat to do: {}\nOnce fixed, run `hrsync sync --tenant {tenant}` (or wait for the next attempt).\n",
+                "Tenant: {tenant}\n\nThe sync keeps failing, so it is quarantined: it now retries after 6 h, then 12 h, then every 24 h, until a run succeeds.\nLast failure: {reason}\nWhat to do: {}\nOnce fixed, run `hrsync sync --config FILE --tenant {tenant} --force` (while `hrsync run` is up: POST /tenants/{tenant}/sync with {{\"force\": true}}), or wait for the next attempt.\n",
                 fix_for(reason)
             ),
         )
@@ -256,11 +276,48 @@ mod tests {
             ],
             None,
         );
-        let e = run_report(&s).unwrap();
+        let e = run_report(&s, None).unwrap();
         assert!(e.subject.contains("acme") && e.subject.contains("2 employee(s)"));
         assert!(e.text.contains("Employees: E1, E2"), "{}", e.text);
         assert!(e.text.contains("Check the record's data in UKG"), "{}", e.text);
-        assert!(run_report(&summary(Outcome::Ok, vec![], None)).is_none());
+        assert!(run_report(&summary(Outcome::Ok, vec![], None), None).is_none());
+    }
+
+    #[test]
+    fn a_held_run_lists_its_deactivations_and_both_commands() {
+        use crate::brake::HeldDeactivation;
+        let mut s = summary(Outcome::Held, vec![], None);
+        s.counts.held = 2;
+        let held = Held {
+            run_id: 7,
+            reason: "2 deactivations exceed max_deactivations = 1".into(),
+            deactivations: ["E1", "E2"]
+                .iter()
+                .map(|id| HeldDeactivation {
+                    employee_id: id.to_string(),
+                    app_id: format!("app-{id}"),
+                    reason: "terminated in UKG".into(),
+                })
+                .collect(),
+        };
+        let e = run_report(&s, Some(&held)).unwrap();
+        assert!(
+            e.subject.contains("2 deactivation(s) held") && e.subject.contains("run 7"),
+            "{}",
+            e.subject
+        );
+        for line in [
+            "hrsync approve --config FILE --tenant acme --run 7\n",
+            "hrsync approve --config FILE --tenant acme --run 7 --reject",
+            "max_deactivations = 1",
+            "- E1: terminated in UKG",
+            "- E2: terminated in UKG",
+        ] {
+            assert!(e.text.contains(line), "{line:?} not in {}", e.text);
+        }
+        let mut next = s.clone();
+        next.run_id = 8;
+        assert_ne!(signature(&s), signature(&next), "each held run is mailed");
     }
 
     #[test]
@@ -271,7 +328,7 @@ mod tests {
         assert_eq!(signature(&a), signature(&b), "another run, same failure");
         b.error = Some("UKG Pro API unreachable: timed out".into());
         assert_ne!(signature(&a), signature(&b));
-        let fix = run_report(&a).unwrap();
+        let fix = run_report(&a, None).unwrap();
         assert!(fix.text.contains("Customer API Key"), "{}", fix.text);
     }
 }

@@ -63,6 +63,10 @@ pub struct TenantStatus {
     pub last_email_error: Option<String>,
     /// The plan waiting for approval (first-run review), if any.
     pub review: Option<crate::review::ReviewSummary>,
+    /// Deactivations the brake held, waiting for `hrsync approve --run N` (0: none).
+    pub deactivations_held: u64,
+    /// The run whose deactivations are held (the N of `hrsync approve --run N`).
+    pub held_run: Option<u64>,
     /// The change feed (tenants with `changes_every`): calls, last window, what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::change_feed::FeedStatus>,
@@ -88,6 +92,8 @@ impl Default for TenantStatus {
             emails_failed: 0,
             last_email_error: None,
             review: None,
+            deactivations_held: 0,
+            held_run: None,
             changes: None,
             config_error: None,
         }
@@ -177,6 +183,13 @@ impl StatusBoard {
         };
         s.current_run = None;
         s.progress = None;
+        // A later completed run that held nothing ends the hold in status (its
+        // deactivations were applied, or are no longer planned); a failed one leaves it.
+        (s.deactivations_held, s.held_run) = match summary.outcome {
+            Outcome::Held => (summary.counts.held, Some(summary.run_id)),
+            Outcome::Failed => (s.deactivations_held, s.held_run),
+            _ => (0, None),
+        };
         let mut last = summary.clone();
         last.failures.truncate(20);
         s.last_run = Some(last);
@@ -359,13 +372,8 @@ impl StatusBoard {
         family(
             "hrsync_deactivations_held",
             "gauge",
-            "1 while the last run's deactivations wait for approval.",
-            per(&|t| {
-                vec![(
-                    format!("tenant=\"{t}\""),
-                    u8::from(status(t).state == TenantState::Held).to_string(),
-                )]
-            }),
+            "Deactivations the brake held, waiting for approval (0: none).",
+            per(&|t| vec![(format!("tenant=\"{t}\""), status(t).deactivations_held.to_string())]),
         );
         family(
             "hrsync_emails_sent_total",

@@ -3,7 +3,8 @@
 //!
 //! One `sled::Db` per process ([`Store`]) and one tree per tenant, named after it, whose
 //! keys start with the kind of entry: `employees/` (employee id → [`EmployeeState`]),
-//! `meta/` (cursor, generation, roster size, held deactivations), `runs/` (run id →
+//! `meta/` (cursor, generation, roster size, held deactivations, run health and
+//! quarantine), `runs/` (run id →
 //! [`RunSummary`]), `links/` (employee id → manager's employee id, for manager links
 //! waiting for the manager to exist in the app), `deactivations/` (employee id → reason,
 //! applied at the end of a run if the brake allows), `creates/` (deferred creates of a
@@ -175,6 +176,11 @@ pub trait ProgressStore: Send + Sync {
     fn feed_state(&self) -> Result<Option<FeedState>, StoreError>;
     /// Replaces it (the caller flushes before calling UKG: a call is recorded before it is made).
     fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
+    /// The tenant's run health (failures in a row, quarantine), as last recorded; None
+    /// before any failure was recorded.
+    fn health(&self) -> Result<Option<crate::quarantine::Health>, StoreError>;
+    /// Records the run health (whenever it changes; the caller flushes).
+    fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
@@ -313,6 +319,7 @@ const REVIEW: &[u8] = b"review";
 const FINGERPRINT: &[u8] = b"fingerprint";
 const STAGED_RUN: &[u8] = b"staged_run";
 const FEED: &[u8] = b"feed";
+const HEALTH: &[u8] = b"health";
 
 fn outbox_key(id: u64) -> Vec<u8> {
     [OUTBOX, &id.to_be_bytes()].concat()
@@ -751,6 +758,14 @@ impl ProgressStore for SledTenant {
 
     fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
         self.put(META, FEED, encode(state))
+    }
+
+    fn health(&self) -> Result<Option<crate::quarantine::Health>, StoreError> {
+        self.get(META, HEALTH)?.map(|v| decode(HEALTH, &v)).transpose()
+    }
+
+    fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError> {
+        self.put(META, HEALTH, encode(health))
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {

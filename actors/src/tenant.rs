@@ -9,6 +9,10 @@
 //! syncs and change-feed steps run inside this actor's handler, one at a time, so they never
 //! overlap a full run of the tenant.
 //!
+//! How a run ends (outcome, health, quarantine, reports) is in `run_end`; the first-run
+//! review, computed by a supervised child actor, in `review_actor`. The run health is loaded
+//! from the store at start, so a quarantine outlives a restart.
+//!
 //! The writer is the SCIM [`Writer`] or the [`FileWriter`], per the tenant's target; both keep
 //! the writer contract (`writer::RosterWriter`), so the rest of the pipeline is the same.
 //!
@@ -31,13 +35,15 @@ use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
 use crate::file_writer::{FileWriter, FileWriterArgs};
 use crate::mailer::Mailer;
 use crate::mapper::{Mapper, MapperArgs, MapperMsg};
-use crate::model::{Counts, Outcome, RecordFailure, RunCtx, RunSummary, Traffic};
+use crate::model::{Counts, RecordFailure, RunCtx, RunSummary, Traffic};
 use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
 use crate::one_sync::{self, OneSyncError, OneSyncReport, SyncCtx};
 use crate::plan::PlanReport;
-use crate::quarantine::{Health, Transition};
+use crate::quarantine::Health;
 use crate::restart::{stopped_child, Backoff};
-use crate::review::{self, Need, Review, ReviewSummary};
+use crate::review::{self, Need};
+use crate::review_actor::{approve_review, end_review, finish_review, start_review, ReviewMsg};
+use crate::run_end::{self, finish_run, Ending};
 use crate::scim::ScimClient;
 use crate::spec::{TargetSpec, TenantSpec};
 use crate::status::{StatusBoard, TenantState};
@@ -70,7 +76,7 @@ pub enum TenantMsg {
     /// Respawn the pipeline (sent to itself after a backoff).
     Respawn,
     /// From the review task: the first-run review's plan, or why it could not be made.
-    Reviewed(Result<Box<(Review, PlanReport)>, String>),
+    Reviewed(Result<Box<(review::Review, PlanReport)>, String>),
     /// Approve (or, with `reject`, discard) the plan waiting for review; an approved plan
     /// is applied at once.
     ApproveReview {
@@ -160,8 +166,8 @@ pub struct TenantArgs {
 }
 
 /// The running pipeline of one generation.
-struct Pipeline {
-    generation: u64,
+pub(crate) struct Pipeline {
+    pub(crate) generation: u64,
     fetcher: ActorRef<FetcherMsg>,
     mapper: ActorRef<MapperMsg>,
     writer: ActorRef<WriterMsg>,
@@ -184,7 +190,7 @@ impl Pipeline {
 
 impl Traffic {
     /// The tenant's request counters now.
-    fn now(res: &TenantResources) -> Traffic {
+    pub(crate) fn now(res: &TenantResources) -> Traffic {
         Traffic {
             ukg_requests: res.ukg_counters.requests(),
             ukg_retries: res.ukg_counters.retries(),
@@ -196,7 +202,7 @@ impl Traffic {
     }
 
     /// What happened between `before` and these counters.
-    fn since(&self, before: &Traffic) -> Traffic {
+    pub(crate) fn since(&self, before: &Traffic) -> Traffic {
         Traffic {
             ukg_requests: self.ukg_requests - before.ukg_requests,
             ukg_retries: self.ukg_retries - before.ukg_retries,
@@ -209,29 +215,32 @@ impl Traffic {
 }
 
 /// The run in progress.
-struct ActiveRun {
-    ctx: RunCtx,
+pub(crate) struct ActiveRun {
+    pub(crate) ctx: RunCtx,
     /// Request counters when the run started.
-    baseline: Traffic,
-    crashes: u32,
+    pub(crate) baseline: Traffic,
+    pub(crate) crashes: u32,
 }
 
 pub struct TenantSupervisorState {
-    args: TenantArgs,
-    pipeline: Option<Pipeline>,
-    notifier: Option<ActorRef<NotifierMsg>>,
-    run: Option<ActiveRun>,
+    pub(crate) args: TenantArgs,
+    pub(crate) pipeline: Option<Pipeline>,
+    pub(crate) notifier: Option<ActorRef<NotifierMsg>>,
+    pub(crate) run: Option<ActiveRun>,
     /// A run was asked for while the pipeline was down.
     run_requested: bool,
-    /// A first-run review's plan is being computed.
-    reviewing: bool,
-    waiters: Vec<RpcReplyPort<RunSummary>>,
-    backoff: Backoff,
-    health: Health,
+    /// A first-run review's plan is being computed (by `review_worker`).
+    pub(crate) reviewing: bool,
+    /// The supervised child computing the first-run review, while it runs.
+    pub(crate) review_worker: Option<ActorRef<ReviewMsg>>,
+    pub(crate) waiters: Vec<RpcReplyPort<RunSummary>>,
+    pub(crate) backoff: Backoff,
+    /// Failures in a row and quarantine: loaded from the store at start, stored on change.
+    pub(crate) health: Health,
     /// This tenant's slot under the global cap while a run is in progress.
-    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub(crate) slot: Option<tokio::sync::OwnedSemaphorePermit>,
     restarts: u64,
-    next_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
+    pub(crate) next_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
     /// The change feed (off unless `changes_every` is set and the tenant runs as a service).
     feed: ChangeFeed,
     feed_tick: Option<tokio::task::JoinHandle<Result<(), ractor::MessagingErr<TenantMsg>>>>,
@@ -248,6 +257,7 @@ impl Actor for TenantSupervisor {
         args: TenantArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let feed = ChangeFeed::new(args.spec.changes_every.filter(|_| args.autostart));
+        let health = run_end::load_health(&args);
         let mut state = TenantSupervisorState {
             args,
             pipeline: None,
@@ -255,9 +265,10 @@ impl Actor for TenantSupervisor {
             run: None,
             run_requested: false,
             reviewing: false,
+            review_worker: None,
             waiters: Vec::new(),
             backoff: Backoff::default(),
-            health: Health::default(),
+            health,
             slot: None,
             restarts: 0,
             next_tick: None,
@@ -274,7 +285,12 @@ impl Actor for TenantSupervisor {
 
     async fn post_start(&self, myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
         if state.args.autostart {
-            let delay = random_up_to(state.args.start_spread);
+            let mut delay = random_up_to(state.args.start_spread);
+            // A tenant quarantined before a restart waits for its due time.
+            if let Some(wait) = state.health.wait_left(Utc::now()) {
+                info!(tenant = %state.args.spec.id, wait_s = wait.as_secs(), "tenant quarantined before the restart; next run at its due time");
+                delay = delay.max(wait);
+            }
             state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
         }
         let (ukg, scim) = clients(&state.args);
@@ -324,8 +340,8 @@ impl Actor for TenantSupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            TenantMsg::Tick => request_run(&myself, state, None)?,
-            TenantMsg::RunNow(reply) => request_run(&myself, state, reply)?,
+            TenantMsg::Tick => request_run(&myself, state, None).await?,
+            TenantMsg::RunNow(reply) => request_run(&myself, state, reply).await?,
             TenantMsg::RunCompleted {
                 run,
                 counts,
@@ -355,11 +371,12 @@ impl Actor for TenantSupervisor {
                 finish_run(&myself, state, Ending::Failed { error, auth }).await?;
             }
             TenantMsg::Approve { run, reject, reply } => {
-                let outcome = approve(state, run, reject).await;
+                let outcome = run_end::approve(state, run, reject).await;
                 let _ = reply.send(outcome);
             }
             TenantMsg::Reviewed(result) => {
                 state.reviewing = false;
+                state.review_worker = None;
                 finish_review(&myself, state, result).await?;
             }
             TenantMsg::ApproveReview { reject, reply } => {
@@ -380,7 +397,7 @@ impl Actor for TenantSupervisor {
                     Ok(()) => {
                         if state.run.is_some() || state.run_requested {
                             state.run_requested = false;
-                            start_run(&myself, state)?;
+                            start_run(&myself, state).await?;
                         }
                     }
                     Err(e) => {
@@ -399,10 +416,26 @@ impl Actor for TenantSupervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let failed = matches!(event, SupervisionEvent::ActorFailed(..));
         let Some((cell, reason)) = stopped_child(event) else {
             return Ok(());
         };
         let tenant = state.args.spec.id.clone();
+        if state
+            .review_worker
+            .as_ref()
+            .is_some_and(|w| w.get_id() == cell.get_id())
+        {
+            // A clean stop follows its `Reviewed` message, which ends the review.
+            state.review_worker = None;
+            if failed && state.reviewing {
+                state.reviewing = false;
+                error!(tenant = %tenant, %reason, "first-run review crashed");
+                let error = format!("the review stopped unexpectedly ({reason})");
+                finish_review(&myself, state, Err(error)).await?;
+            }
+            return Ok(());
+        }
         if state.notifier.as_ref().is_some_and(|n| n.get_id() == cell.get_id()) {
             warn!(tenant = %tenant, %reason, "notifier stopped; restarting it");
             state.notifier = None;
@@ -440,40 +473,12 @@ impl Actor for TenantSupervisor {
 }
 
 /// A random duration in `0..=max`.
-fn random_up_to(max: Duration) -> Duration {
+pub(crate) fn random_up_to(max: Duration) -> Duration {
     use rand::Rng;
     if max.is_zero() {
         return Duration::ZERO;
     }
     Duration::from_millis(rand::rng().random_range(0..=max.as_millis().min(u64::MAX as u128) as u64))
-}
-
-/// Releases or drops held deactivations, unless a run is in progress.
-async fn approve(state: &mut TenantSupervisorState, run: u64, reject: bool) -> Result<String, String> {
-    if state.run.is_some() {
-        return Err("a run is in progress; approve once it has ended".to_string());
-    }
-    let store = state.args.store.as_ref();
-    let tenant = state.args.spec.id.clone();
-    if reject {
-        let n = crate::approve::reject_held(store, run)
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok(format!("tenant {tenant} run {run}: {n} held deactivation(s) dropped"));
-    }
-    let (spec, res, retry) = (&state.args.spec, &state.args.resources, state.args.retry.clone());
-    let released = crate::approve::approve_on_target(spec, store, res, retry, run)
-        .await
-        .map_err(|e| e.to_string())?;
-    info!(tenant = %tenant, run, deactivated = released.deactivated.len(), failed = released.failed.len(), "held deactivations released");
-    if released.failed.is_empty() {
-        state.args.status.update(&tenant, |s| {
-            if s.state == TenantState::Held {
-                s.state = TenantState::Ok;
-            }
-        });
-    }
-    Ok(released.summary(&tenant, run))
 }
 
 /// The tenant's API clients, on its own rate limiters and counters (no SCIM client for a
@@ -554,7 +559,7 @@ async fn feed(
         FeedNext::TickIn(delay) => schedule_feed_tick(myself, state, delay),
         FeedNext::FullRun(delay) => {
             schedule_feed_tick(myself, state, delay);
-            request_run(myself, state, None)?;
+            request_run(myself, state, None).await?;
         }
     }
     Ok(())
@@ -702,7 +707,7 @@ async fn spawn_writer<W: RosterWriter>(
     Ok(Actor::spawn_linked(Some(name), writer, args, sup).await?.0)
 }
 
-fn request_run(
+async fn request_run(
     myself: &ActorRef<TenantMsg>,
     state: &mut TenantSupervisorState,
     reply: Option<RpcReplyPort<RunSummary>>,
@@ -732,12 +737,12 @@ fn request_run(
         state.run_requested = true;
         return Ok(());
     }
-    start_run(myself, state)
+    start_run(myself, state).await
 }
 
 /// Begins (or resumes) a run on the current pipeline — or, when the tenant asks for a
 /// first-run review, computes the plan to review instead (or waits for its approval).
-fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr> {
+async fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) -> Result<(), ActorProcessingErr> {
     let Some(pipeline) = state.pipeline.as_ref() else {
         state.run_requested = true;
         return Ok(());
@@ -751,8 +756,7 @@ fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) ->
                 return Ok(());
             }
             Need::Compute => {
-                start_review(myself, state);
-                return Ok(());
+                return start_review(myself, state).await;
             }
         }
     }
@@ -779,281 +783,5 @@ fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) ->
         resume_after: cursor.pages_committed,
     })?;
     state.run = Some(ActiveRun { ctx, baseline, crashes });
-    Ok(())
-}
-
-/// Computes the first-run review's plan in a task (the mailbox stays responsive); the
-/// result comes back as `TenantMsg::Reviewed`.
-fn start_review(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) {
-    state.reviewing = true;
-    let tenant = state.args.spec.id.clone();
-    info!(tenant = %tenant, "first-run review: computing the plan (nothing is written)");
-    state.args.status.update(&tenant, |s| {
-        s.state = TenantState::Running;
-        s.next_run_at = None;
-    });
-    let spec = state.args.spec.clone();
-    let store = state.args.store.clone();
-    let res = &state.args.resources;
-    let ukg = UkgClient::new(spec.ukg.clone(), res.ukg_limiter.clone(), res.ukg_counters.clone())
-        .with_retry_policy(state.args.retry.clone());
-    // The app's users sort creates into adoptions and conflicts; a user file has none.
-    let scim = spec.target.scim().map(|s| {
-        ScimClient::new(s.clone(), res.scim_limiter.clone(), res.scim_counters.clone())
-            .with_retry_policy(state.args.retry.clone())
-    });
-    let myself = myself.clone();
-    tokio::spawn(async move {
-        let result = review::compute(&spec, store.as_ref(), &ukg, scim.as_ref())
-            .await
-            .map(Box::new)
-            .map_err(|e| e.to_string());
-        let _ = myself.cast(TenantMsg::Reviewed(result));
-    });
-}
-
-/// Stores the computed review, emails it and answers the waiters; a failure to compute it
-/// ends like a failed run.
-async fn finish_review(
-    myself: &ActorRef<TenantMsg>,
-    state: &mut TenantSupervisorState,
-    result: Result<Box<(Review, PlanReport)>, String>,
-) -> Result<(), ActorProcessingErr> {
-    let (review, report) = match result {
-        Ok(r) => *r,
-        Err(error) => {
-            // Reported like a failed run (health, email), without a run id of its own.
-            let run = RunCtx {
-                tenant: state.args.spec.id.clone(),
-                run_id: state.args.store.cursor()?.map_or(1, |c| c.run_id + 1),
-                started_at: Utc::now(),
-                generation: state.pipeline.as_ref().map_or(0, |p| p.generation),
-            };
-            state.run = Some(ActiveRun {
-                ctx: run,
-                baseline: Traffic::now(&state.args.resources),
-                crashes: 0,
-            });
-            return finish_run(
-                myself,
-                state,
-                Ending::Failed {
-                    error: format!("first-run review: {error}"),
-                    auth: false,
-                },
-            )
-            .await;
-        }
-    };
-    let tenant = state.args.spec.id.clone();
-    state.args.store.set_review(Some(&review))?;
-    state.args.store.flush().await?;
-    info!(tenant = %tenant, plan = %review.summary.line(), "first-run review: plan stored; waiting for approval");
-    if let Some(n) = &state.notifier {
-        let email = review::review_email(&tenant, &review, &report);
-        let signature = format!("review-{}-{}", review.fingerprint, review.created_at.timestamp());
-        let _ = n.cast(NotifierMsg::Review {
-            email: Box::new(email),
-            signature,
-        });
-    }
-    end_review(myself, state, &review.summary);
-    Ok(())
-}
-
-/// A review step is over (computed, or still waiting): status, waiters, next tick.
-fn end_review(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState, summary: &ReviewSummary) {
-    let tenant = state.args.spec.id.clone();
-    state.slot = None;
-    let delay = state.args.spec.schedule;
-    let now = Utc::now();
-    let planned = RunSummary {
-        tenant: tenant.clone(),
-        run_id: 0,
-        started_at: now,
-        finished_at: now,
-        outcome: Outcome::AwaitingReview,
-        counts: Counts {
-            read: summary.read,
-            ..Counts::default()
-        },
-        failures: Vec::new(),
-        excluded: Vec::new(),
-        error: None,
-        review: Some(summary.clone()),
-        pages: 0,
-        traffic: Traffic::default(),
-    };
-    let summary = summary.clone();
-    state.args.status.update(&tenant, |s| {
-        s.state = TenantState::AwaitingReview;
-        s.review = Some(summary);
-        s.current_run = None;
-        s.next_run_at = chrono::Duration::from_std(delay).ok().map(|d| Utc::now() + d);
-    });
-    for waiter in state.waiters.drain(..) {
-        let _ = waiter.send(planned.clone());
-    }
-    state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
-}
-
-/// Approves (and starts applying) or discards the plan waiting for review.
-async fn approve_review(
-    myself: &ActorRef<TenantMsg>,
-    state: &mut TenantSupervisorState,
-    reject: bool,
-) -> Result<String, String> {
-    if state.run.is_some() || state.reviewing {
-        return Err("a run is in progress; approve once it has ended".to_string());
-    }
-    let tenant = state.args.spec.id.clone();
-    let store = state.args.store.clone();
-    let message = review::decide(&state.args.spec, store.as_ref(), reject).map_err(|e| e.to_string())?;
-    store.flush().await.map_err(|e| e.to_string())?;
-    state.args.status.update(&tenant, |s| {
-        s.review = None;
-        if s.state == TenantState::AwaitingReview {
-            s.state = TenantState::Idle;
-        }
-    });
-    if !reject {
-        let _ = myself.cast(TenantMsg::RunNow(None));
-    }
-    Ok(message)
-}
-
-/// How a run ended.
-enum Ending {
-    /// Every page applied; `failures` are the records set aside.
-    Completed {
-        counts: Counts,
-        failures: Vec<RecordFailure>,
-        excluded: Vec<RecordFailure>,
-        pages: u32,
-    },
-    /// The run could not complete.
-    Failed { error: String, auth: bool },
-}
-
-/// Closes the run: summary stored, health and status updated, contact notified, waiters
-/// answered, next run scheduled (later when quarantined).
-async fn finish_run(
-    myself: &ActorRef<TenantMsg>,
-    state: &mut TenantSupervisorState,
-    ending: Ending,
-) -> Result<(), ActorProcessingErr> {
-    let Some(run) = state.run.take() else {
-        return Ok(());
-    };
-    let tenant = run.ctx.tenant.clone();
-    let (outcome, counts, failures, excluded, error, pages, transition) = match ending {
-        Ending::Completed {
-            counts,
-            failures,
-            excluded,
-            pages,
-        } => {
-            let outcome = if failures.is_empty() {
-                Outcome::Ok
-            } else {
-                Outcome::CompletedWithFailures
-            };
-            (
-                outcome,
-                counts,
-                failures,
-                excluded,
-                None,
-                pages,
-                state.health.succeeded(),
-            )
-        }
-        Ending::Failed { error, auth } => {
-            let t = state
-                .health
-                .failed(&error, auth, state.args.spec.quarantine_after, Utc::now());
-            (
-                Outcome::Failed,
-                Counts::default(),
-                Vec::new(),
-                Vec::new(),
-                Some(error),
-                0,
-                t,
-            )
-        }
-    };
-    let failures_in_a_row = state.health.consecutive_failures;
-    let quarantine_reason = error.clone().unwrap_or_default();
-    match transition {
-        Transition::Entered => {
-            warn!(tenant = %tenant, failures_in_a_row, "tenant quarantined: runs back off 6h, 12h, 24h until one succeeds")
-        }
-        Transition::Left => info!(tenant = %tenant, "tenant recovered; quarantine lifted"),
-        Transition::Stayed | Transition::None => {}
-    }
-    if let (Some(n), Transition::Entered | Transition::Left) = (&state.notifier, &transition) {
-        let entered = transition == Transition::Entered;
-        let _ = n.cast(NotifierMsg::Quarantine {
-            entered,
-            reason: quarantine_reason,
-        });
-    }
-    let res = &state.args.resources;
-    let summary = RunSummary {
-        tenant: run.ctx.tenant.clone(),
-        run_id: run.ctx.run_id,
-        started_at: run.ctx.started_at,
-        finished_at: Utc::now(),
-        outcome,
-        counts,
-        failures,
-        excluded,
-        error,
-        review: None,
-        pages,
-        traffic: Traffic::now(res).since(&run.baseline),
-    };
-    state.args.store.finish_run(&summary)?;
-    if summary.outcome != Outcome::Failed {
-        // This configuration is now applied; an approved review is used up.
-        let store = state.args.store.as_ref();
-        store.set_applied_fingerprint(&review::fingerprint(&state.args.spec))?;
-        if store.review()?.is_some_and(|r| r.approved) {
-            store.set_review(None)?;
-        }
-        state.args.status.update(&summary.tenant, |s| s.review = None);
-    }
-    state.args.store.flush().await?;
-    let c = &summary.counts;
-    match &summary.error {
-        None => {
-            info!(tenant = %summary.tenant, run = summary.run_id, created = c.created, adopted = c.adopted, updated = c.updated, deactivated = c.deactivated, reactivated = c.reactivated, unchanged = c.unchanged, failed = c.failed, ukg_requests = summary.traffic.ukg_requests, ukg_retries = summary.traffic.ukg_retries, scim_requests = summary.traffic.scim_requests, scim_retries = summary.traffic.scim_retries, "run finished")
-        }
-        Some(e) => warn!(tenant = %summary.tenant, run = summary.run_id, error = %e, "run failed"),
-    }
-    if summary.outcome != Outcome::Failed {
-        state.backoff.reset();
-    }
-    state.slot = None;
-    let base = state.health.next_delay(state.args.spec.schedule);
-    let delay = base + random_up_to((base / 20).min(Duration::from_secs(900)));
-    state.args.status.finished(&summary);
-    let health = state.health.clone();
-    state.args.status.update(&summary.tenant, |s| {
-        s.next_run_at = chrono::Duration::from_std(delay).ok().map(|d| Utc::now() + d);
-        if health.quarantine.is_some() {
-            s.state = TenantState::Quarantined;
-        }
-        s.consecutive_failures = health.consecutive_failures;
-        s.quarantine = health.quarantine;
-    });
-    if let Some(n) = &state.notifier {
-        let _ = n.cast(NotifierMsg::RunEnded(Box::new(summary.clone())));
-    }
-    for waiter in state.waiters.drain(..) {
-        let _ = waiter.send(summary.clone());
-    }
-    state.next_tick = Some(myself.send_after(delay, || TenantMsg::Tick));
     Ok(())
 }
