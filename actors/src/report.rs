@@ -297,6 +297,8 @@ mod tests {
                     employee_id: id.to_string(),
                     app_id: format!("app-{id}"),
                     reason: "terminated in UKG".into(),
+                    hash: None,
+                    back_since: None,
                 })
                 .collect(),
         };

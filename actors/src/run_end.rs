@@ -232,10 +232,7 @@ pub(crate) async fn approve(state: &mut TenantSupervisorState, run: u64, reject:
         } else {
             TenantState::Degraded
         };
-        (
-            released.summary(&tenant, run),
-            after,
-        )
+        (released.summary(&tenant, run), after)
     };
     state.args.status.update(&tenant, |s| {
         s.deactivations_held = 0;
