@@ -92,6 +92,15 @@ impl UkgClient {
         &self.counters
     }
 
+    /// Reads one page of a paged list endpoint (every row must read as `T`).
+    pub async fn page<T: DeserializeOwned>(&self, path: &str, page: u32) -> Result<Vec<T>, UkgError> {
+        let query = [
+            ("page", page.to_string()),
+            ("per_Page", self.spec.page_size.to_string()),
+        ];
+        self.get_list(path, &query).await
+    }
+
     /// Reads one page of a paged list endpoint, row by row: a row that does not read as `T`
     /// is returned as [`Row::Unreadable`] with why, instead of failing the page (a body that
     /// is not a JSON array still fails it, and is retried).

@@ -9,6 +9,7 @@ mod check;
 mod config_errors;
 mod crash;
 mod file_writer;
+mod hostile_roster;
 mod http_face;
 mod notify;
 mod one_sync;
