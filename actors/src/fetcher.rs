@@ -21,9 +21,9 @@ use crate::brake::{roster_guard, BrakeSpec};
 use crate::error::UkgError;
 use crate::mapper::MapperMsg;
 use crate::model::{Page, RunCtx};
+use crate::roster_read::{check_coverage, join_page, take_demographics, Joined, Keyed, ListRead, Row};
 use crate::store::ProgressStore;
 use crate::tenant::TenantMsg;
-use crate::roster_read::{check_coverage, join_page, take_demographics, Joined, Keyed, ListRead, Row};
 use crate::ukg::{self, DemographicRow, EmploymentRow, JobRow, Lookups, OrgLevelRow, People, UkgClient};
 
 /// Pages handed downstream and not yet committed, at most.

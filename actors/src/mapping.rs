@@ -284,7 +284,10 @@ pub fn is_plausible_email(s: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     local_ok && domain_ok
 }
@@ -433,8 +436,13 @@ mod tests {
             Err(MapError::InvalidEmail("zoe,smith@acme.example".into()))
         );
         e.email = Some("zoe\u{0}@acme.example".into());
-        let reason = map_employee(&e, today(), &MappingSpec::default()).unwrap_err().to_string();
-        assert!(!reason.contains('\u{0}'), "the reason shows the NUL escaped: {reason:?}");
+        let reason = map_employee(&e, today(), &MappingSpec::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !reason.contains('\u{0}'),
+            "the reason shows the NUL escaped: {reason:?}"
+        );
     }
 
     #[test]

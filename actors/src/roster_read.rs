@@ -321,7 +321,10 @@ pub fn join_page(
                 match bad.employee_id {
                     Some(id) => {
                         out.present.push(id.clone());
-                        out.failures.push(RecordFailure { employee_id: id, reason });
+                        out.failures.push(RecordFailure {
+                            employee_id: id,
+                            reason,
+                        });
                     }
                     None => out.failures.push(RecordFailure {
                         employee_id: at(),
@@ -339,9 +342,18 @@ pub fn join_page(
             continue;
         };
         let reason = if company_id.chars().chain(employee_id.chars()).any(char::is_control) {
-            Some("the company or employee id in UKG holds control characters; set aside: correct the record in UKG".to_string())
+            Some(
+                "the company or employee id in UKG holds control characters; set aside: correct the record in UKG"
+                    .to_string(),
+            )
         } else if let Some(earlier) = check.duplicates.get(&i) {
-            Some(duplicate_reason("employment-details", company_id, employee_id, *earlier, index))
+            Some(duplicate_reason(
+                "employment-details",
+                company_id,
+                employee_id,
+                *earlier,
+                index,
+            ))
         } else if let Some(why) = people.set_aside_reason(company_id, employee_id) {
             Some(why.to_string())
         } else if !people.contains(company_id, employee_id) {
@@ -352,7 +364,10 @@ pub fn join_page(
         if let Some(reason) = reason {
             let id = employee_id.to_string();
             out.present.push(id.clone());
-            out.failures.push(RecordFailure { employee_id: id, reason });
+            out.failures.push(RecordFailure {
+                employee_id: id,
+                reason,
+            });
             continue;
         }
         if let Some(e) = ukg::join(row, people, lookups, department_level) {
@@ -376,7 +391,9 @@ pub fn check_coverage(people: &People, employment: &ListRead) -> Result<(), Stri
     let Some((c, e)) = example else {
         return Ok(());
     };
-    let read = employment.rows().map_or("an unknown number of".to_string(), |n| n.to_string());
+    let read = employment
+        .rows()
+        .map_or("an unknown number of".to_string(), |n| n.to_string());
     Err(format!(
         "UKG's roster lists disagree: employee-demographic-details listed {} employees and employment-details {read}, and {missing} of the demographics' employees had no employment-details row (e.g. company {c} employee {e}): rows were probably lost while paging. The run failed and nothing was deactivated; the next run reads both lists again",
         people.rows()
@@ -407,7 +424,9 @@ mod tests {
         assert_eq!(bad.company_id.as_deref(), Some("C1"));
         assert_eq!(bad.reason, "field jobTitle holds a list where text was expected");
         let not_an_object: Vec<Row<EmploymentRow>> = parse_rows(br#"[{"employeeID":"E1"}, 7]"#).unwrap();
-        assert!(matches!(&not_an_object[1], Row::Unreadable(b) if b.employee_id.is_none() && b.reason.contains("a number")));
+        assert!(
+            matches!(&not_an_object[1], Row::Unreadable(b) if b.employee_id.is_none() && b.reason.contains("a number"))
+        );
     }
 
     #[test]
@@ -463,7 +482,10 @@ mod tests {
             read.page(i as u32 + 1, &keys(ids)).unwrap();
         }
         let err = read.page(4, &keys(&["E7", "E8"])).unwrap_err();
-        assert!(err.contains("more pages of employment-details than the roster holds"), "{err}");
+        assert!(
+            err.contains("more pages of employment-details than the roster holds"),
+            "{err}"
+        );
         assert!(err.contains("listed 4 employees"), "{err}");
     }
 
@@ -475,7 +497,10 @@ mod tests {
         let two = read.page(2, &keys(&["E3", "E4", "E5"])).unwrap();
         assert_eq!(two.duplicates, HashMap::from([(0, Some(1))]));
         let reason = duplicate_reason("employment-details", "C1", "E3", Some(1), 2);
-        assert!(reason.starts_with("duplicate rows in UKG for company C1 employee E3"), "{reason}");
+        assert!(
+            reason.starts_with("duplicate rows in UKG for company C1 employee E3"),
+            "{reason}"
+        );
     }
 
     fn demographics(ids: &[&str]) -> Vec<Row<DemographicRow>> {
@@ -496,8 +521,10 @@ mod tests {
         ids.iter()
             .map(|id| {
                 Row::Read(
-                    serde_json::from_value(serde_json::json!({"companyID": "C1", "employeeID": id, "employeeStatusCode": "A"}))
-                        .unwrap(),
+                    serde_json::from_value(
+                        serde_json::json!({"companyID": "C1", "employeeID": id, "employeeStatusCode": "A"}),
+                    )
+                    .unwrap(),
                 )
             })
             .collect()
@@ -521,8 +548,16 @@ mod tests {
         read.page(1, &keys(&["E1"])).unwrap();
         read.page(2, &keys(&["E3"])).unwrap();
         let err = check_coverage(&people, &read).unwrap_err();
-        assert!(err.contains("employee-demographic-details listed 3 employees and employment-details 2"), "{err}");
-        assert!(err.contains("1 of the demographics' employees had no employment-details row (e.g. company C1 employee E2)"), "{err}");
+        assert!(
+            err.contains("employee-demographic-details listed 3 employees and employment-details 2"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "1 of the demographics' employees had no employment-details row (e.g. company C1 employee E2)"
+            ),
+            "{err}"
+        );
         read.page(3, &keys(&["E2"])).unwrap();
         assert_eq!(check_coverage(&people, &read), Ok(()));
     }
@@ -533,7 +568,10 @@ mod tests {
         assert_eq!(people.rows(), 3);
         assert!(people.contains("C1", "E1") && !people.contains("C1", "E2"));
         let why = people.set_aside_reason("C1", "E2").unwrap();
-        assert!(why.contains("duplicate rows in UKG for company C1 employee E2 (employee-demographic-details"), "{why}");
+        assert!(
+            why.contains("duplicate rows in UKG for company C1 employee E2 (employee-demographic-details"),
+            "{why}"
+        );
         assert!(people.has_supervisor(None, "E2"), "still in the roster");
     }
 

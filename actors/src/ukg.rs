@@ -593,11 +593,11 @@ pub fn key_hash(company_id: &str, employee_id: &str) -> u64 {
 impl People {
     /// Number of employments in the roster.
     pub fn len(&self) -> usize {
-        self.by_key.len()
+        self.by_key.len() + self.set_aside.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
+        self.len() == 0
     }
 
     /// Rows the demographics read returned (readable or not, duplicates included).
@@ -661,7 +661,10 @@ impl People {
             let (Some(company_id), Some(employee_id)) = (r.company_id, r.employee_id) else {
                 continue;
             };
-            if self.set_aside.contains_key(person_key(&company_id, &employee_id).as_str()) {
+            if self
+                .set_aside
+                .contains_key(person_key(&company_id, &employee_id).as_str())
+            {
                 continue;
             }
             self.ids.insert(crate::model::id_hash(&employee_id));

@@ -456,7 +456,7 @@ async fn employment_details(State(sh): State<Arc<Shared>>, Query(q): Params) -> 
     let mut emps: Vec<&SimEmployee> = state.data.employees.iter().collect();
     emps.sort_by(|a, b| key(a).cmp(&key(b)));
     let faults = state.faults.rows("/personnel/v1/employment-details");
-    paged_roster(&sh, &q, &emps, faults, |e| render::employment(e))
+    paged_roster(&sh, &q, &emps, faults, render::employment)
 }
 
 /// One page of a roster list, with the row faults of that list applied (see
@@ -476,7 +476,11 @@ fn paged_roster(
     let listed: Vec<&SimEmployee> = emps
         .iter()
         .flat_map(|e| {
-            let times = if faults.duplicated.contains(&e.employee_id) { 2 } else { 1 };
+            let times = if faults.duplicated.contains(&e.employee_id) {
+                2
+            } else {
+                1
+            };
             std::iter::repeat_n(*e, times)
         })
         .collect();
@@ -519,7 +523,7 @@ async fn demographic_details(State(sh): State<Arc<Shared>>, Query(q): Params) ->
         }
     }
     let faults = state.faults.rows("/personnel/v1/employee-demographic-details");
-    paged_roster(&sh, &q, &emps, faults, |e| render::demographics(e))
+    paged_roster(&sh, &q, &emps, faults, render::demographics)
 }
 
 /// `/personnel/v1/companies/{companyId}/employees/{employeeId}/employment-details`: one

@@ -236,5 +236,8 @@ async fn commas_and_control_characters_never_reach_the_app() {
     assert_eq!(u["name"]["familyName"], "Smith  X-Injected: yes");
     assert_eq!(u["title"], "[31mEngineer");
     let all = serde_json::to_string(&users).unwrap();
-    assert!(!all.contains("\\u0000") && !all.contains("\\r") && !all.contains("\\u001b"), "{all}");
+    assert!(
+        !all.contains("\\u0000") && !all.contains("\\r") && !all.contains("\\u001b"),
+        "{all}"
+    );
 }
