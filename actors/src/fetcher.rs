@@ -8,7 +8,12 @@
 //! A run first reads the lookups (org levels, jobs) and every page of
 //! employee-demographic-details (names and emails, joined on company id + employee id) —
 //! the whole roster, so an empty or sharply shrunken one fails the run before anything is
-//! written — then pages employment-details from the page after the committed cursor. Flow control:
+//! written — then pages employment-details from the page after the committed cursor.
+//! Both lists are read by the rules of [`crate::roster_read`]: rows one by one (a bad row is
+//! set aside), the end at an empty page (or, for employment-details, a short page holding
+//! the demographics' count), a repeated page or one past the count fails the run, and a
+//! complete read must cover every employee of the demographics before its last page goes
+//! downstream (where absence turns into deactivations). Flow control:
 //! at most [`MAX_IN_FLIGHT`] pages are between the fetcher and the writer's commit, so memory
 //! stays flat whatever the roster size (ractor mailboxes are unbounded).
 

@@ -6,7 +6,9 @@
 //! API); truncation and wrong content type alter the response of a request that got
 //! through. When several faults would fire on one request, `Down` wins, then the
 //! earliest injected. `ForbiddenPath` is decided after authentication, like UKG's own
-//! permission check: bad credentials still get 401 there.
+//! permission check: bad credentials still get 401 there. Row faults (`DropRow`,
+//! `IgnorePage`, `MalformedRow`, `DuplicateRow`) change the rows the two roster lists serve,
+//! not the fate of the request.
 
 use std::time::Duration;
 
