@@ -28,7 +28,7 @@ pub enum MapError {
     MissingEmail,
     #[error("work email {0:?} is not a valid address; correct it in UKG")]
     InvalidEmail(String),
-    #[error("userName {0:?} holds whitespace or control characters; check the mapping and the record's data in UKG")]
+    #[error("userName {0:?} holds control characters; check the mapping and the record's data in UKG")]
     InvalidUserName(String),
     #[error("no first name in UKG; add it in UKG")]
     MissingFirstName,
@@ -179,7 +179,7 @@ pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Resul
         user.user_name = user.email.clone();
     }
     user.user_name = user.user_name.to_lowercase();
-    if user.user_name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if user.user_name.chars().any(char::is_control) {
         return Err(MapError::InvalidUserName(user.user_name));
     }
     if !user.active {
