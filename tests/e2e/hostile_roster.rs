@@ -65,6 +65,11 @@ async fn a_short_page_that_is_not_the_last_deactivates_nobody() {
         page: 14,
     });
     let lost = ukg.employees()[14 * 20 - 1].employee_id.clone();
+    // `hrsync plan` reads by the same rules: no plan with 21 deactivations.
+    let config = setup.config.to_str().unwrap();
+    let plan = setup.run(&["plan", "--config", config, "--tenant", "short"]).await;
+    assert_eq!(plan.code, Some(1), "{plan:?}");
+    assert!(plan.stderr.contains("UKG's roster lists disagree"), "{plan:?}");
     let run = setup.sync("short").await;
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(
