@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
 
 fn ukg_line(label: &str, requests: &[RequestRecord], started: Instant, summary: &RunSummary) {
     println!(
-        "{label}: UKG requests seen by the simulator {} (hrsync counted {}; 2 x ceil(N/page), + 2 empty final pages when N is a multiple of the page size, + 2 lookups), outcome {:?}, wall {:.1}s",
+        "{label}: UKG requests seen by the simulator {} (hrsync counted {}; 2 x ceil(N/page), + 2 empty final pages when N is a multiple of the page size (else 1), + 2 lookups), outcome {:?}, wall {:.1}s",
         requests.len(),
         summary.traffic.ukg_requests,
         summary.outcome,

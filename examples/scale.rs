@@ -61,10 +61,11 @@ async fn main() -> anyhow::Result<()> {
     )?;
 
     // UKG: 2 lookups (org levels, jobs), then demographics and employment-details page by
-    // page; a page shorter than page_size ends each list, so when N is a multiple of the
-    // page size each list costs one more (empty) page.
+    // page; demographics end at an empty page, employment-details at a short page holding
+    // the demographics' count, so when N is a multiple of the page size both lists cost one
+    // more (empty) page, else only demographics.
     let pages = employees.div_ceil(page_size);
-    let empty_finals = if employees % page_size == 0 { 2 } else { 0 };
+    let empty_finals = if employees % page_size == 0 { 2 } else { 1 };
     let expected_ukg = 2 * pages + empty_finals + 2;
     println!(
         "employees {employees}, page size {page_size}; UKG requests expected per run: 2·⌈N/page⌉ = {} + {empty_finals} empty final pages + 2 lookups = {expected_ukg}",

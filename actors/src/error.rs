@@ -29,6 +29,10 @@ pub enum UkgError {
     /// The body was not the JSON we expect (truncated, wrong content type, wrong shape).
     #[error("UKG Pro sent an unreadable response on {path}: {detail}")]
     Malformed { path: String, detail: String },
+    /// The roster read does not hang together (a page repeated, more pages than the roster
+    /// holds, the two roster lists disagree): the run fails and nothing is deactivated.
+    #[error("{0}")]
+    Roster(String),
 }
 
 impl UkgError {
@@ -37,7 +41,7 @@ impl UkgError {
         match self {
             UkgError::Unreachable(_) | UkgError::Throttled { .. } | UkgError::Malformed { .. } => true,
             UkgError::Status { status, .. } => *status >= 500,
-            UkgError::Unauthorized { .. } | UkgError::Forbidden { .. } => false,
+            UkgError::Unauthorized { .. } | UkgError::Forbidden { .. } | UkgError::Roster(_) => false,
         }
     }
 }

@@ -8,7 +8,12 @@
 //! A run first reads the lookups (org levels, jobs) and every page of
 //! employee-demographic-details (names and emails, joined on company id + employee id) —
 //! the whole roster, so an empty or sharply shrunken one fails the run before anything is
-//! written — then pages employment-details from the page after the committed cursor. Flow control:
+//! written — then pages employment-details from the page after the committed cursor.
+//! Both lists are read by the rules of [`crate::roster_read`]: rows one by one (a bad row is
+//! set aside), the end at an empty page (or, for employment-details, a short page holding
+//! the demographics' count), a repeated page or one past the count fails the run, and a
+//! complete read must cover every employee of the demographics before its last page goes
+//! downstream (where absence turns into deactivations). Flow control:
 //! at most [`MAX_IN_FLIGHT`] pages are between the fetcher and the writer's commit, so memory
 //! stays flat whatever the roster size (ractor mailboxes are unbounded).
 
@@ -20,7 +25,8 @@ use std::sync::Arc;
 use crate::brake::{roster_guard, BrakeSpec};
 use crate::error::UkgError;
 use crate::mapper::MapperMsg;
-use crate::model::{Page, RecordFailure, RunCtx};
+use crate::model::{Page, RunCtx};
+use crate::roster_read::{check_coverage, join_page, take_demographics, Joined, Keyed, ListRead, Row};
 use crate::store::ProgressStore;
 use crate::tenant::TenantMsg;
 use crate::ukg::{self, DemographicRow, EmploymentRow, JobRow, Lookups, OrgLevelRow, People, UkgClient};
@@ -67,6 +73,8 @@ struct ActiveRun {
     in_flight: u32,
     /// The last page has been handed downstream.
     done: bool,
+    /// Where employment-details stands: end, repeats, duplicates, coverage.
+    employment: ListRead,
 }
 
 impl Actor for Fetcher {
@@ -106,6 +114,12 @@ impl Actor for Fetcher {
                             })?;
                             return Ok(());
                         }
+                        let employment = ListRead::new(
+                            "employment-details",
+                            state.args.client.page_size(),
+                            Some(people.rows()),
+                            resume_after + 1,
+                        );
                         state.run = Some(ActiveRun {
                             ctx: run,
                             people,
@@ -113,6 +127,7 @@ impl Actor for Fetcher {
                             next_page: resume_after + 1,
                             in_flight: 0,
                             done: false,
+                            employment,
                         });
                         myself.cast(FetcherMsg::FetchNext)?;
                     }
@@ -138,16 +153,49 @@ impl Actor for Fetcher {
 
 /// Reads the lookups and every demographics page (what a run needs before paging the roster).
 /// Each page is folded into the join table as it arrives, so only one page of raw rows is
-/// held at a time.
+/// held at a time. The list ends at an empty page ([`ListRead`]).
 pub async fn read_reference_data(client: &UkgClient) -> Result<(People, Lookups), UkgError> {
     let lookups = read_lookups(client).await?;
     let mut people = People::default();
-    client
-        .each_page(ukg::DEMOGRAPHIC_DETAILS, |rows: Vec<DemographicRow>| {
-            people.extend(rows)
-        })
-        .await?;
+    let mut read = ListRead::new("employee-demographic-details", client.page_size(), None, 1);
+    for index in 1.. {
+        let rows: Vec<Row<DemographicRow>> = client.rows(ukg::DEMOGRAPHIC_DETAILS, index).await?;
+        let keys: Vec<_> = rows.iter().map(Keyed::key).collect();
+        let check = read.page(index, &keys).map_err(UkgError::Roster)?;
+        drop(keys);
+        take_demographics(&mut people, rows, &check, index);
+        if check.end {
+            break;
+        }
+    }
     Ok((people, lookups))
+}
+
+/// Reads every employment-details page and joins it (`hrsync plan`): the same end, repeat,
+/// duplicate and coverage rules as a run's fetcher.
+pub async fn read_employment(
+    client: &UkgClient,
+    people: &People,
+    lookups: &Lookups,
+    department_level: u8,
+) -> Result<Joined, UkgError> {
+    let mut read = ListRead::new("employment-details", client.page_size(), Some(people.rows()), 1);
+    let mut all = Joined::default();
+    for index in 1.. {
+        let rows: Vec<Row<EmploymentRow>> = client.rows(ukg::EMPLOYMENT_DETAILS, index).await?;
+        let keys: Vec<_> = rows.iter().map(Keyed::key).collect();
+        let check = read.page(index, &keys).map_err(UkgError::Roster)?;
+        drop(keys);
+        let page = join_page(rows, &check, people, lookups, department_level, index);
+        all.employees.extend(page.employees);
+        all.failures.extend(page.failures);
+        all.present.extend(page.present);
+        if check.end {
+            break;
+        }
+    }
+    check_coverage(people, &read).map_err(UkgError::Roster)?;
+    Ok(all)
 }
 
 /// Reads the lookups `ukg::join` resolves (org levels, jobs).
@@ -165,26 +213,38 @@ async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> 
         return Ok(());
     }
     let index = run.next_page;
-    let rows: Vec<EmploymentRow> = match state.args.client.page(ukg::EMPLOYMENT_DETAILS, index).await {
+    let rows: Vec<Row<EmploymentRow>> = match state.args.client.rows(ukg::EMPLOYMENT_DETAILS, index).await {
         Ok(rows) => rows,
         Err(e) => {
             let ctx = run.ctx.clone();
             return fail(state, ctx, &e);
         }
     };
-    let last = rows.len() < state.args.client.page_size() as usize;
-    let level = state.args.department_org_level;
-    let mut employees = Vec::with_capacity(rows.len());
-    let mut failures = Vec::new();
-    for (i, row) in rows.into_iter().enumerate() {
-        match ukg::join(row, &run.people, &run.lookups, level) {
-            Some(e) => employees.push(e),
-            None => failures.push(RecordFailure {
-                employee_id: format!("(page {index}, row {})", i + 1),
-                reason: "employment-details row without companyID or employeeID; check the record in UKG".to_string(),
-            }),
+    let keys: Vec<_> = rows.iter().map(Keyed::key).collect();
+    let checked = run.employment.page(index, &keys);
+    drop(keys);
+    // The end of a complete read: every employment of the demographics must have been read,
+    // or absence means nothing (a resumed run never deactivates by absence).
+    let checked = checked.and_then(|check| {
+        if check.end && run.employment.rows().is_some() {
+            check_coverage(&run.people, &run.employment)?;
         }
-    }
+        Ok(check)
+    });
+    let check = match checked {
+        Ok(check) => check,
+        Err(reason) => {
+            let ctx = run.ctx.clone();
+            return fail(state, ctx, &UkgError::Roster(reason));
+        }
+    };
+    let last = check.end;
+    let level = state.args.department_org_level;
+    let Joined {
+        employees,
+        failures,
+        present,
+    } = join_page(rows, &check, &run.people, &run.lookups, level, index);
     debug!(tenant = %run.ctx.tenant, run = run.ctx.run_id, page = index, records = employees.len(), last, "page read");
     run.next_page += 1;
     run.in_flight += 1;
@@ -195,6 +255,7 @@ async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> 
         last,
         employees,
         failures,
+        present,
         ack: myself.clone(),
     }))?;
     if !last {

@@ -131,7 +131,9 @@ pub fn plan_page(
             owners: HashMap::new(),
         };
     }
-    let planned = plan_employees(&page.employees, page.failures, store, today, mapping, scope, emails)?;
+    let mut planned = plan_employees(&page.employees, page.failures, store, today, mapping, scope, emails)?;
+    // Rows the fetcher set aside are in UKG all the same: never absent.
+    planned.seen.extend(page.present);
     Ok(PagePlan {
         run: page.run,
         index: page.index,

@@ -28,6 +28,8 @@ pub enum MapError {
     MissingEmail,
     #[error("work email {0:?} is not a valid address; correct it in UKG")]
     InvalidEmail(String),
+    #[error("userName {0:?} holds control characters; check the mapping and the record's data in UKG")]
+    InvalidUserName(String),
     #[error("no first name in UKG; add it in UKG")]
     MissingFirstName,
     #[error("no last name in UKG; add it in UKG")]
@@ -139,7 +141,8 @@ pub fn check_mapping_entry(path: &str, expr: &Expr) -> Result<(), String> {
 /// future leaves the user active until that day), with the tenant's mapping applied over
 /// the default one.
 pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Result<AppUser, MapError> {
-    let text = |v: Option<&str>| v.map(nfc).unwrap_or_default();
+    let text = |v: Option<&str>| v.map(clean).unwrap_or_default();
+    let optional = |v: Option<&str>| v.map(clean).filter(|s| !s.is_empty());
     let mut user = AppUser {
         external_id: e.employee_id.clone(),
         user_name: String::new(),
@@ -147,17 +150,22 @@ pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Resul
         family_name: text(e.last_name.as_deref()),
         display_name: String::new(),
         email: e.email.as_deref().map(str::trim).unwrap_or_default().to_string(),
-        title: e.job_title.as_deref().map(nfc),
-        department: e.department.as_deref().map(nfc),
-        employee_number: e.employee_number.clone(),
-        location: e.work_location.clone(),
+        title: optional(e.job_title.as_deref()),
+        department: optional(e.department.as_deref()),
+        employee_number: optional(e.employee_number.as_deref()),
+        location: optional(e.work_location.as_deref()),
         active: is_active_on(e, today, spec.active_statuses.as_deref()),
         termination_date: None,
         manager_external_id: e.supervisor_id.clone().filter(|m| *m != e.employee_id),
         extra: Default::default(),
     };
     for (path, expr) in &spec.attributes {
-        let value = expr.eval(&e.fields).map(|v| nfc(&v));
+        // userName and emails are checked, not cleaned: a control character there sets the
+        // record aside rather than silently becoming another address.
+        let value = match path.as_str() {
+            "userName" | "emails" => expr.eval(&e.fields).map(|v| v.trim().nfc().collect()),
+            _ => optional(expr.eval(&e.fields).as_deref()),
+        };
         set_attribute(&mut user, path, value)?;
     }
     if user.email.is_empty() {
@@ -171,6 +179,9 @@ pub fn map_employee(e: &Employee, today: NaiveDate, spec: &MappingSpec) -> Resul
         user.user_name = user.email.clone();
     }
     user.user_name = user.user_name.to_lowercase();
+    if user.user_name.chars().any(char::is_control) {
+        return Err(MapError::InvalidUserName(user.user_name));
+    }
     if !user.active {
         user.termination_date = e.termination_date;
     }
@@ -238,21 +249,47 @@ pub fn content_hash(user: &AppUser) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn nfc(s: &str) -> String {
-    s.trim().nfc().collect()
+/// Text as written to the app and the user file: control characters (NUL, escapes, line
+/// breaks, …) never pass — a tab or line break becomes a space, the others are dropped —
+/// then trimmed and NFC-normalised.
+fn clean(s: &str) -> String {
+    let visible: String = s
+        .chars()
+        .filter_map(|c| match c {
+            c if !c.is_control() => Some(c),
+            c if c.is_whitespace() => Some(' '),
+            _ => None,
+        })
+        .collect();
+    visible.trim().nfc().collect()
 }
 
-/// A light check: one `@`, a non-empty local part, a dotted domain, no spaces.
-fn is_plausible_email(s: &str) -> bool {
+/// Strict enough that what passes is one address: exactly one `@`; a local part of letters,
+/// digits and `!#$%&'*+-/=?^_`{|}~.` (no leading, trailing or double dot, at most 64 bytes);
+/// a domain of two or more dot-separated labels of letters, digits and inner hyphens. So no
+/// comma, semicolon, quote, bracket, whitespace or control character anywhere. Letters and
+/// digits may be non-ASCII (internationalised addresses).
+pub fn is_plausible_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(char::is_whitespace)
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
 }
 
 #[cfg(test)]
@@ -360,6 +397,81 @@ mod tests {
             map_employee(&e, today(), &MappingSpec::default()),
             Err(MapError::MissingLastName)
         );
+    }
+
+    #[test]
+    fn emails_are_checked_strictly() {
+        for good in [
+            "zoe.smith@acme.example",
+            "o'brien+hr@sub.acme-corp.example",
+            "zoë@bücher.example",
+        ] {
+            assert!(is_plausible_email(good), "{good}");
+        }
+        for bad in [
+            "zoe,smith@acme.example",
+            "zoe@acme.example,eve@evil.example",
+            "zoe smith@acme.example",
+            "zoe\u{0}@acme.example",
+            "zoe@acme.example\u{0}",
+            "zoe\t@acme.example",
+            "zoe@@acme.example",
+            "zoe@a@acme.example",
+            "zoe;eve@acme.example",
+            "\"zoe\"@acme.example",
+            "<zoe@acme.example>",
+            ".zoe@acme.example",
+            "zoe..s@acme.example",
+            "zoe@acme",
+            "zoe@-acme.example",
+            "zoe@acme..example",
+            "@acme.example",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad:?}");
+        }
+        let mut e = employee();
+        e.email = Some("zoe,smith@acme.example".into());
+        assert_eq!(
+            map_employee(&e, today(), &MappingSpec::default()),
+            Err(MapError::InvalidEmail("zoe,smith@acme.example".into()))
+        );
+        e.email = Some("zoe\u{0}@acme.example".into());
+        let reason = map_employee(&e, today(), &MappingSpec::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !reason.contains('\u{0}'),
+            "the reason shows the NUL escaped: {reason:?}"
+        );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_app() {
+        let mut e = employee();
+        e.first_name = Some("Zo\u{0}e".into());
+        e.last_name = Some("Smith\r\nInjected: yes".into());
+        e.job_title = Some("\u{1b}[31mEngineer\u{7f}".into());
+        e.department = Some("\u{0}".into());
+        e.employee_number = Some("00\u{0}42".into());
+        let u = map_employee(&e, today(), &MappingSpec::default()).unwrap();
+        assert_eq!(u.given_name, "Zoe");
+        assert_eq!(u.family_name, "Smith  Injected: yes");
+        assert_eq!(u.title.as_deref(), Some("[31mEngineer"));
+        assert_eq!(u.department, None, "nothing visible left: no value");
+        assert_eq!(u.employee_number.as_deref(), Some("0042"));
+        let all = serde_json::to_string(&u).unwrap();
+        assert!(!all.chars().any(char::is_control), "{all}");
+        assert!(!all.contains("\\u0000") && !all.contains("\\r"), "{all}");
+        // A mapped userName with a control character sets the record aside.
+        let spec = MappingSpec {
+            active_statuses: None,
+            attributes: vec![("userName".into(), Expr::parse("{firstName}").unwrap())],
+        };
+        e.fields.insert("firstName", "zoe\u{0}admin".into());
+        assert!(matches!(
+            map_employee(&e, today(), &spec),
+            Err(MapError::InvalidUserName(_))
+        ));
     }
 
     #[test]

@@ -135,6 +135,9 @@ pub struct Page {
     pub employees: Vec<Employee>,
     /// Rows of this page that could not be read as an employee.
     pub failures: Vec<RecordFailure>,
+    /// Employee ids of rows set aside here (unreadable, listed twice, no demographics): present
+    /// in UKG, so never deactivated by absence.
+    pub present: Vec<String>,
     /// Where the writer sends `PageCommitted` (the fetcher that read this page).
     pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
 }

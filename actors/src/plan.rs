@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use crate::brake::{deactivation_brake, roster_guard};
 use crate::error::{StoreError, UkgError};
-use crate::fetcher::read_reference_data;
+use crate::fetcher::{read_employment, read_reference_data};
 use crate::mapper::{plan_employees, Emails};
 use crate::model::{Action, RecordFailure};
 use crate::spec::TenantSpec;
 use crate::store::ProgressStore;
-use crate::ukg::{self, EmploymentRow, UkgClient};
+use crate::ukg::UkgClient;
 
 /// Why a plan could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -85,20 +85,10 @@ pub async fn plan_with_items(
     ukg: &UkgClient,
 ) -> Result<(PlanReport, Vec<crate::model::PlanItem>), PlanError> {
     let (people, lookups) = read_reference_data(ukg).await?;
-    let rows: Vec<EmploymentRow> = ukg.all_pages(ukg::EMPLOYMENT_DETAILS).await?;
-    let mut employees = Vec::with_capacity(rows.len());
-    let mut failures = Vec::new();
-    for (i, row) in rows.into_iter().enumerate() {
-        match ukg::join(row, &people, &lookups, tenant.ukg.department_org_level) {
-            Some(e) => employees.push(e),
-            None => failures.push(RecordFailure {
-                employee_id: format!("(row {})", i + 1),
-                reason: "employment-details row without companyID or employeeID; check the record in UKG".into(),
-            }),
-        }
-    }
+    let joined = read_employment(ukg, &people, &lookups, tenant.ukg.department_org_level).await?;
+    let (employees, failures) = (joined.employees, joined.failures);
     let today = Utc::now().with_timezone(&tenant.timezone).date_naive();
-    let planned = plan_employees(
+    let mut planned = plan_employees(
         &employees,
         failures,
         store,
@@ -108,6 +98,8 @@ pub async fn plan_with_items(
         &mut Emails::default(),
     )?;
 
+    // Rows set aside while reading are in UKG all the same: never absent.
+    planned.seen.extend(joined.present);
     let mut report = PlanReport {
         tenant: tenant.id.clone(),
         read: planned.read,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::UkgError;
 use crate::model::Employee;
+use crate::roster_read::{parse_rows, Row};
 use crate::spec::UkgSpec;
 use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
 
@@ -91,7 +92,7 @@ impl UkgClient {
         &self.counters
     }
 
-    /// Reads one page of a paged list endpoint.
+    /// Reads one page of a paged list endpoint (every row must read as `T`).
     pub async fn page<T: DeserializeOwned>(&self, path: &str, page: u32) -> Result<Vec<T>, UkgError> {
         let query = [
             ("page", page.to_string()),
@@ -100,34 +101,31 @@ impl UkgClient {
         self.get_list(path, &query).await
     }
 
-    /// Reads every page of a paged list endpoint (a short or empty page ends it).
-    pub async fn all_pages<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, UkgError> {
-        let mut out = Vec::new();
-        self.each_page(path, |rows| out.extend(rows)).await?;
-        Ok(out)
-    }
-
-    /// Reads every page of a paged list endpoint, handing each to `take` as it arrives (so
-    /// only one page of rows is held at a time); a short or empty page ends it.
-    pub async fn each_page<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        mut take: impl FnMut(Vec<T>),
-    ) -> Result<(), UkgError> {
-        for page in 1.. {
-            let rows: Vec<T> = self.page(path, page).await?;
-            let last = rows.len() < self.spec.page_size as usize;
-            take(rows);
-            if last {
-                break;
-            }
-        }
-        Ok(())
+    /// Reads one page of a paged list endpoint, row by row: a row that does not read as `T`
+    /// is returned as [`Row::Unreadable`] with why, instead of failing the page (a body that
+    /// is not a JSON array still fails it, and is retried).
+    pub async fn rows<T: DeserializeOwned>(&self, path: &str, page: u32) -> Result<Vec<Row<T>>, UkgError> {
+        let query = [
+            ("page", page.to_string()),
+            ("per_Page", self.spec.page_size.to_string()),
+        ];
+        self.get_parsed(path, &query, parse_rows::<T>).await
     }
 
     /// Reads an unpaged lookup list.
+    /// Rows that do not read as `T` are left out (a lookup only names codes).
     pub async fn lookup<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, UkgError> {
-        self.get_list(path, &[]).await
+        let rows: Vec<Row<T>> = self.get_parsed(path, &[], parse_rows::<T>).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| match r {
+                Row::Read(t) => Some(t),
+                Row::Unreadable(bad) => {
+                    tracing::warn!(%path, reason = %bad.reason, "lookup row unreadable; left out");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// Reads a list with these query parameters (filters such as `employeeId`, or the change
@@ -154,6 +152,15 @@ impl UkgClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<R, UkgError> {
+        self.get_parsed(path, query, |body| serde_json::from_slice(body)).await
+    }
+
+    async fn get_parsed<R: Default>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        parse: fn(&[u8]) -> Result<R, serde_json::Error>,
+    ) -> Result<R, UkgError> {
         let url = format!("{}{}", self.spec.base_url, path);
         upstream::with_retries(&self.policy, &self.counters, |_| {
             let mut request = self
@@ -171,16 +178,18 @@ impl UkgClient {
                 self.interpret(
                     path,
                     upstream::send(&self.limiter, &self.counters, request, MAX_BODY).await,
+                    parse,
                 )
             }
         })
         .await
     }
 
-    fn interpret<R: DeserializeOwned + Default>(
+    fn interpret<R: Default>(
         &self,
         path: &str,
         sent: Result<upstream::Reply, SendError>,
+        parse: fn(&[u8]) -> Result<R, serde_json::Error>,
     ) -> Attempt<R, UkgError> {
         let reply = match sent {
             Ok(r) => r,
@@ -245,7 +254,7 @@ impl UkgClient {
                 after: None,
             };
         }
-        match serde_json::from_slice::<R>(&reply.body) {
+        match parse(&reply.body) {
             Ok(rows) => Attempt::Done(rows),
             Err(e) => Attempt::Retry {
                 error: UkgError::Malformed {
@@ -565,6 +574,10 @@ impl Person {
 pub struct People {
     by_key: HashMap<Box<str>, Box<[u8]>>,
     ids: std::collections::HashSet<u64>,
+    /// Employments whose demographics row was set aside (unreadable, or listed twice), with why.
+    set_aside: HashMap<Box<str>, String>,
+    /// Rows the demographics list held, readable or not (the employment read's expected count).
+    rows: u64,
 }
 
 /// The join key of one employment (ids hold no NUL).
@@ -572,14 +585,45 @@ fn person_key(company_id: &str, employee_id: &str) -> String {
     format!("{company_id}\u{0}{employee_id}")
 }
 
+/// The hash of one employment's join key, for the roster read's bookkeeping.
+pub fn key_hash(company_id: &str, employee_id: &str) -> u64 {
+    crate::model::id_hash(&person_key(company_id, employee_id))
+}
+
 impl People {
     /// Number of employments in the roster.
     pub fn len(&self) -> usize {
-        self.by_key.len()
+        self.by_key.len() + self.set_aside.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
+        self.len() == 0
+    }
+
+    /// Rows the demographics read returned (readable or not, duplicates included).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Whether this employment has a demographics row that can be joined.
+    pub fn contains(&self, company_id: &str, employee_id: &str) -> bool {
+        self.by_key.contains_key(person_key(company_id, employee_id).as_str())
+    }
+
+    /// Why this employment's demographics row was set aside, if it was.
+    pub fn set_aside_reason(&self, company_id: &str, employee_id: &str) -> Option<&str> {
+        self.set_aside
+            .get(person_key(company_id, employee_id).as_str())
+            .map(String::as_str)
+    }
+
+    /// Every employment the demographics list named (set aside or not), as
+    /// (company id, employee id).
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_key
+            .keys()
+            .chain(self.set_aside.keys())
+            .filter_map(|k| k.split_once('\u{0}'))
     }
 
     /// The person of one employment.
@@ -612,10 +656,17 @@ impl People {
     /// are kept: addresses, phones and the like would cost memory for every employee of
     /// the roster, which is held for the whole run, and no mapping can use them.
     pub fn extend(&mut self, rows: Vec<DemographicRow>) {
+        self.rows += rows.len() as u64;
         for r in rows {
             let (Some(company_id), Some(employee_id)) = (r.company_id, r.employee_id) else {
                 continue;
             };
+            if self
+                .set_aside
+                .contains_key(person_key(&company_id, &employee_id).as_str())
+            {
+                continue;
+            }
             self.ids.insert(crate::model::id_hash(&employee_id));
             let person = Person {
                 first_name: r.first_name,
@@ -627,6 +678,21 @@ impl People {
             self.by_key
                 .insert(person_key(&company_id, &employee_id).into_boxed_str(), person.pack());
         }
+    }
+}
+
+impl People {
+    /// Sets an employment aside: its demographics row cannot be used (why is `reason`).
+    pub fn set_aside(&mut self, company_id: &str, employee_id: &str, reason: String) {
+        let key = person_key(company_id, employee_id);
+        self.by_key.remove(key.as_str());
+        self.ids.insert(crate::model::id_hash(employee_id));
+        self.set_aside.insert(key.into_boxed_str(), reason);
+    }
+
+    /// Counts rows that were not added with [`People::extend`] (set aside, unreadable).
+    pub fn count_rows(&mut self, n: u64) {
+        self.rows += n;
     }
 }
 

@@ -6,7 +6,9 @@
 //! API); truncation and wrong content type alter the response of a request that got
 //! through. When several faults would fire on one request, `Down` wins, then the
 //! earliest injected. `ForbiddenPath` is decided after authentication, like UKG's own
-//! permission check: bad credentials still get 401 there.
+//! permission check: bad credentials still get 401 there. Row faults (`DropRow`,
+//! `IgnorePage`, `MalformedRow`, `DuplicateRow`) change the rows the two roster lists serve,
+//! not the fate of the request.
 
 use std::time::Duration;
 
@@ -54,6 +56,44 @@ pub enum Fault {
     /// with the documented error JSON until cleared, as when the web service account lacks
     /// the permission for that endpoint.
     ForbiddenPath(String),
+    /// Page `page` of the roster list at `path` (employment-details or
+    /// employee-demographic-details) loses its last row, every time it is served, until
+    /// cleared: a short page that is not the last.
+    DropRow {
+        /// The list's path, e.g. `/personnel/v1/employment-details`.
+        path: String,
+        /// The page (from 1) that loses a row.
+        page: usize,
+    },
+    /// The roster lists ignore the `page` parameter and serve page 1 every time, until cleared.
+    IgnorePage,
+    /// This employee's employment-details row carries a list where `jobTitle` text belongs,
+    /// until cleared.
+    MalformedRow {
+        /// The employee whose row is spoilt.
+        employee_id: String,
+    },
+    /// This employee's row is listed twice (one after the other) in the roster list at
+    /// `path`, until cleared.
+    DuplicateRow {
+        /// The list's path, e.g. `/personnel/v1/employment-details`.
+        path: String,
+        /// The employee listed twice.
+        employee_id: String,
+    },
+}
+
+/// The row-level faults active on one roster list (see [`Faults::rows`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RowFaults {
+    /// The page that loses its last row.
+    pub(crate) drop_row_of_page: Option<usize>,
+    /// Serve page 1 whatever was asked.
+    pub(crate) ignore_page: bool,
+    /// Employees whose row gets a list for `jobTitle`.
+    pub(crate) malformed: Vec<String>,
+    /// Employees listed twice.
+    pub(crate) duplicated: Vec<String>,
 }
 
 /// What happens to a request before it reaches the handler.
@@ -118,6 +158,23 @@ impl Faults {
         self.active
             .iter()
             .any(|a| matches!(&a.fault, Fault::ForbiddenPath(p) if p == path))
+    }
+
+    /// The row-level faults on the roster list at `path` (malformed rows: employment-details only).
+    pub(crate) fn rows(&self, path: &str) -> RowFaults {
+        let mut out = RowFaults::default();
+        for a in &self.active {
+            match &a.fault {
+                Fault::DropRow { path: p, page } if p == path => out.drop_row_of_page = Some(*page),
+                Fault::IgnorePage => out.ignore_page = true,
+                Fault::MalformedRow { employee_id } if path.ends_with("/employment-details") => {
+                    out.malformed.push(employee_id.clone())
+                }
+                Fault::DuplicateRow { path: p, employee_id } if p == path => out.duplicated.push(employee_id.clone()),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Decides the fate of one incoming request and advances the counters.
@@ -255,6 +312,36 @@ mod tests {
         assert_eq!(f.after(false), After::Pass, "truncation waits for a JSON 200");
         assert_eq!(f.after(true), After::Truncate);
         assert_eq!(f.after(true), After::Pass);
+    }
+
+    #[test]
+    fn row_faults_apply_to_their_list_until_cleared() {
+        let mut f = Faults::default();
+        let emp = "/personnel/v1/employment-details";
+        let demo = "/personnel/v1/employee-demographic-details";
+        f.inject(Fault::DropRow {
+            path: emp.into(),
+            page: 3,
+        });
+        f.inject(Fault::MalformedRow {
+            employee_id: "E7".into(),
+        });
+        f.inject(Fault::DuplicateRow {
+            path: demo.into(),
+            employee_id: "E2".into(),
+        });
+        let on_emp = f.rows(emp);
+        assert_eq!(on_emp.drop_row_of_page, Some(3));
+        assert_eq!(on_emp.malformed, ["E7"]);
+        assert!(on_emp.duplicated.is_empty() && !on_emp.ignore_page);
+        let on_demo = f.rows(demo);
+        assert_eq!((on_demo.drop_row_of_page, on_demo.malformed.len()), (None, 0));
+        assert_eq!(on_demo.duplicated, ["E2"]);
+        assert_eq!(f.before(), Before::Pass, "row faults change rows, not requests");
+        f.inject(Fault::IgnorePage);
+        assert!(f.rows(demo).ignore_page);
+        f.clear();
+        assert_eq!(f.rows(emp), RowFaults::default());
     }
 
     #[test]

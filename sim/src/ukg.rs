@@ -22,7 +22,7 @@ use base64::Engine;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
-use crate::faults::{After, Before, Fault, Faults};
+use crate::faults::{After, Before, Fault, Faults, RowFaults};
 use crate::roster::{OrgLevel, SampleData, SimEmployee};
 use crate::server::{ConnKill, Server};
 use params::Page;
@@ -455,7 +455,50 @@ async fn employment_details(State(sh): State<Arc<Shared>>, Query(q): Params) -> 
     let state = sh.lock();
     let mut emps: Vec<&SimEmployee> = state.data.employees.iter().collect();
     emps.sort_by(|a, b| key(a).cmp(&key(b)));
-    paged(&sh, &q, &emps, |e| render::employment(e))
+    let faults = state.faults.rows("/personnel/v1/employment-details");
+    paged_roster(&sh, &q, &emps, faults, render::employment)
+}
+
+/// One page of a roster list, with the row faults of that list applied (see
+/// [`Fault::DropRow`], [`Fault::IgnorePage`], [`Fault::MalformedRow`], [`Fault::DuplicateRow`]).
+fn paged_roster(
+    sh: &Shared,
+    query: &[(String, String)],
+    emps: &[&SimEmployee],
+    faults: RowFaults,
+    render: impl Fn(&SimEmployee) -> Value,
+) -> Response {
+    let page = match Page::from_query(query, sh.max_page_size) {
+        Ok(page) if faults.ignore_page => page.first(),
+        Ok(page) => page,
+        Err(e) => return e.into_response(),
+    };
+    let listed: Vec<&SimEmployee> = emps
+        .iter()
+        .flat_map(|e| {
+            let times = if faults.duplicated.contains(&e.employee_id) {
+                2
+            } else {
+                1
+            };
+            std::iter::repeat_n(*e, times)
+        })
+        .collect();
+    let mut rows: Vec<Value> = page
+        .slice(&listed)
+        .iter()
+        .map(|e| {
+            let mut row = render(e);
+            if faults.malformed.contains(&e.employee_id) {
+                row["jobTitle"] = serde_json::json!(["Engineer", "Manager"]);
+            }
+            row
+        })
+        .collect();
+    if faults.drop_row_of_page == Some(page.number()) {
+        rows.pop();
+    }
+    json_response(StatusCode::OK, &Value::Array(rows))
 }
 
 async fn demographic_details(State(sh): State<Arc<Shared>>, Query(q): Params) -> Response {
@@ -479,7 +522,8 @@ async fn demographic_details(State(sh): State<Arc<Shared>>, Query(q): Params) ->
             return not_found("No employee matches the given filters.");
         }
     }
-    paged(&sh, &q, &emps, |e| render::demographics(e))
+    let faults = state.faults.rows("/personnel/v1/employee-demographic-details");
+    paged_roster(&sh, &q, &emps, faults, render::demographics)
 }
 
 /// `/personnel/v1/companies/{companyId}/employees/{employeeId}/employment-details`: one

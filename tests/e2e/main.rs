@@ -11,6 +11,7 @@ mod check;
 mod config_errors;
 mod crash;
 mod file_writer;
+mod hostile_roster;
 mod http_face;
 mod isolation;
 mod notify;

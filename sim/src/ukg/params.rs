@@ -47,6 +47,16 @@ impl Page {
         Ok(page)
     }
 
+    /// The page number (from 1).
+    pub(crate) fn number(&self) -> usize {
+        self.page
+    }
+
+    /// Page 1 of the same size (a server that ignores `page`).
+    pub(crate) fn first(self) -> Page {
+        Page { page: 1, ..self }
+    }
+
     /// The items on this page; empty past the end.
     pub(crate) fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
         let start = (self.page - 1).saturating_mul(self.size).min(items.len());
