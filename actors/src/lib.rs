@@ -15,6 +15,7 @@ pub mod expr;
 pub mod faults;
 pub mod mapping;
 pub mod model;
+pub mod sanitize;
 pub mod scim;
 pub mod scope;
 pub mod sftp;
