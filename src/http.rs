@@ -15,12 +15,14 @@
 //! None of them carries a secret or an upstream host name.
 //!
 //! [`serve`] guards the socket against slow or stalled clients: at most
-//! `service.max_connections` open connections (more wait in the kernel's queue), request
-//! headers within [`HEADER_TIMEOUT`] (an idle keep-alive connection is closed after as
-//! long), a request body of at most 16 KiB within [`BODY_TIMEOUT`]; on shutdown, idle
-//! connections close at once and requests still in progress get [`STOP_GRACE`].
+//! `service.max_connections` open connections (past it, a new one closes the oldest that has
+//! no request in progress), request headers within [`HEADER_TIMEOUT`] (an idle keep-alive
+//! connection is closed after as long), a request body of at most 16 KiB within
+//! [`BODY_TIMEOUT`]; on shutdown, idle connections close at once and requests still in
+//! progress get [`STOP_GRACE`].
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +44,7 @@ use ractor::ActorRef;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 /// A client must send its request headers (or its next request on a kept-alive
 /// connection) within this time.
@@ -97,25 +100,29 @@ async fn bounded_body(request: Request, next: Next) -> Response {
     }
 }
 
+/// The open connections: per connection, its requests in progress and how to close it.
+type Registry = Arc<std::sync::Mutex<std::collections::BTreeMap<u64, (Arc<AtomicUsize>, oneshot::Sender<()>)>>>;
+
 /// Serves `app` on `listener` until `shutdown` resolves, within the limits described in
 /// the module doc; then waits at most [`STOP_GRACE`] for requests in progress.
+///
+/// At `max_connections`, a new connection closes the oldest one that has no request in
+/// progress (one still sending its headers, or idle between requests), so stalled clients
+/// can neither exhaust file descriptors nor lock out `/healthz`; when every connection is
+/// busy with a request, the new one is closed.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let max_connections = max_connections.max(1);
+    let open: Registry = Arc::default();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    let mut next_id: u64 = 0;
     tokio::pin!(shutdown);
     loop {
-        // A free connection slot first: past the limit, clients wait in the kernel's queue.
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p,
-            () = &mut shutdown => break,
-        };
-        let Ok(permit) = permit else { break };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -129,22 +136,42 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         while connections.try_join_next().is_some() {}
-        let service = TowerToHyperService::new(app.clone());
+        if !make_room(&open, max_connections) {
+            tracing::warn!(max_connections, "every http connection is busy; one more refused");
+            drop(stream);
+            continue;
+        }
+        next_id += 1;
+        let id = next_id;
+        let in_progress = Arc::new(AtomicUsize::new(0));
+        let (evict, evicted) = oneshot::channel();
+        lock(&open).insert(id, (in_progress.clone(), evict));
+        let inner = TowerToHyperService::new(app.clone());
+        let service = hyper::service::service_fn(move |request| {
+            let answer = hyper::service::Service::call(&inner, request);
+            let busy = Busy::enter(&in_progress);
+            async move {
+                let _busy = busy;
+                answer.await
+            }
+        });
         let mut stopped = stopped.clone();
+        let open = open.clone();
         connections.spawn(async move {
-            let _permit = permit;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
+                _ = evicted => {}
                 () = async { drop(stopped.wait_for(|s| *s).await) } => {
                     // Closes an idle connection now; one mid-request after its answer.
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.as_mut().await;
                 }
             }
+            lock(&open).remove(&id);
         });
     }
     drop(listener);
@@ -160,6 +187,46 @@ pub async fn serve(
         );
     }
     connections.abort_all();
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Below `max` open connections, or closes the oldest one with no request in progress;
+/// false when every one is busy.
+fn make_room(open: &Registry, max: usize) -> bool {
+    let mut open = lock(open);
+    if open.len() < max {
+        return true;
+    }
+    let idle = open
+        .iter()
+        .find(|(_, (in_progress, _))| in_progress.load(Ordering::Acquire) == 0)
+        .map(|(id, _)| *id);
+    match idle.and_then(|id| open.remove(&id)) {
+        Some((_, evict)) => {
+            let _ = evict.send(());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Counts one request in progress on a connection, until dropped.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::AcqRel);
+        Busy(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Whether the request carries the admin token (`Authorization: Bearer …`).
