@@ -87,16 +87,8 @@ async fn bounded_body(request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
         Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Ok(Err(_)) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request bodies are capped at 16 KiB\n",
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::REQUEST_TIMEOUT,
-            "the request body did not arrive in time\n",
-        )
-            .into_response(),
+        Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "request bodies are capped at 16 KiB\n").into_response(),
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time\n").into_response(),
     }
 }
 
@@ -110,12 +102,7 @@ type Registry = Arc<std::sync::Mutex<std::collections::BTreeMap<u64, (Arc<Atomic
 /// progress (one still sending its headers, or idle between requests), so stalled clients
 /// can neither exhaust file descriptors nor lock out `/healthz`; when every connection is
 /// busy with a request, the new one is closed.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    max_connections: usize,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn serve(listener: TcpListener, app: Router, max_connections: usize, shutdown: impl Future<Output = ()>) {
     let max_connections = max_connections.max(1);
     let open: Registry = Arc::default();
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -176,10 +163,7 @@ pub async fn serve(
     }
     drop(listener);
     stop.send_replace(true);
-    let drained = tokio::time::timeout(STOP_GRACE, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(STOP_GRACE, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::info!(
             connections = connections.len(),

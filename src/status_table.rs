@@ -152,7 +152,10 @@ mod tests {
             "gamma": {"state": "failed", "next_run_at": null, "last_run": {"run_id": 1, "finished_at": "2026-11-29T03:00:00Z", "counts": {}, "error": "(hidden: send the admin token to see details)"}}
         }});
         let table = render(&status);
-        assert!(table.contains("hidden: the service shows them only with the admin token"), "{table}");
+        assert!(
+            table.contains("hidden: the service shows them only with the admin token"),
+            "{table}"
+        );
         assert!(!table.contains("gamma: "), "{table}");
         status["details"] = json!(true);
         status["tenants"]["gamma"]["last_run"]["error"] = json!("bad \u{1b}[2Jthing\u{0}");

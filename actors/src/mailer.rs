@@ -172,9 +172,7 @@ mod tests {
             }
         });
         let mailer = Mailer::new(&spec(port, Duration::from_millis(300))).unwrap();
-        let sent = mailer
-            .send("it@example.com", "s", "t".into(), "<p>t</p>".into())
-            .await;
+        let sent = mailer.send("it@example.com", "s", "t".into(), "<p>t</p>".into()).await;
         assert!(matches!(sent, Err(MailError::Timeout { .. })), "{sent:?}");
         let tested = mailer.test_connection().await;
         assert!(matches!(tested, Err(MailError::Timeout { .. })), "{tested:?}");

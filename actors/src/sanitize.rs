@@ -232,8 +232,7 @@ mod tests {
         let r = Redactor::new([secret("s3cr3t-token-value"), secret("pw")]);
         let out = r.reason("got Authorization: Bearer abc.DEF-123 and s3cr3t-token-value; Basic dXNlcjpwdw== pw");
         assert_eq!(
-            out,
-            "got Authorization: Bearer [redacted] and [redacted]; Basic [redacted] pw",
+            out, "got Authorization: Bearer [redacted] and [redacted]; Basic [redacted] pw",
             "short secrets are ignored"
         );
         assert_eq!(r.reason(&out), out);

@@ -425,7 +425,11 @@ impl TenantStatus {
             feed.remove("note");
             if let Some(w) = feed.get_mut("last_window").and_then(|w| w.as_object_mut()) {
                 let known = ["applied", "reading", "applying"];
-                if !w.get("outcome").and_then(|o| o.as_str()).is_some_and(|o| known.contains(&o)) {
+                if !w
+                    .get("outcome")
+                    .and_then(|o| o.as_str())
+                    .is_some_and(|o| known.contains(&o))
+                {
                     w.insert("outcome".into(), "stopped".into());
                 }
             }

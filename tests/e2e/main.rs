@@ -10,6 +10,7 @@ mod config_errors;
 mod crash;
 mod file_writer;
 mod http_face;
+mod hygiene;
 mod notify;
 mod one_sync;
 mod page;
