@@ -156,12 +156,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Status { config, json } => {
             let settings = load(&config)?;
-            let url = format!("http://{}/status", settings.service.listen);
-            let (status, source) = match http_get(&url).await {
-                Ok(body) => (
-                    serde_json::from_str(&body).context("the service answered unreadable JSON")?,
-                    "the running service",
-                ),
+            let (status, source) = match status_table::fetch(&settings).await {
+                Ok(status) => (status, "the running service"),
                 Err(_) => (
                     status_table::from_store(&settings)?,
                     "the store (the service is not running)",
@@ -241,19 +237,4 @@ fn log_notices(settings: &Settings) {
     for n in &settings.notices {
         tracing::warn!("{n}");
     }
-}
-
-/// GET on the local status endpoint.
-async fn http_get(url: &str) -> anyhow::Result<String> {
-    let response = reqwest::Client::new()
-        .get(url)
-        .timeout(std::time::Duration::from_secs(10))
-        .send()
-        .await?;
-    let status = response.status();
-    let body = response.text().await?;
-    if !status.is_success() {
-        bail!("the service answered {status}");
-    }
-    Ok(body)
 }

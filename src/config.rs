@@ -73,6 +73,8 @@ pub struct ServiceSettings {
     pub start_spread: Duration,
     /// This instance's shard: it serves the tenants with `shard_of(id, count) == index`.
     pub shard: Option<Shard>,
+    /// At most this many open HTTP connections on `listen` (default 256).
+    pub max_connections: usize,
 }
 
 /// One shard of N (`index/count`, index from 0).
@@ -387,6 +389,7 @@ struct RawService {
     max_concurrent_runs: Option<Value>,
     start_spread: Option<Value>,
     shard: Option<Value>,
+    max_connections: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -401,6 +404,7 @@ struct RawSmtp {
     password: Option<Value>,
     password_env: Option<Value>,
     password_file: Option<Value>,
+    timeout: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -636,7 +640,11 @@ impl Ctx<'_> {
             None => None,
             Some(text) => Some(text.parse::<Shard>().map_err(|m| self.err("service.shard", m))?),
         };
+        let max_connections = self
+            .int(raw.max_connections.as_ref(), "service.max_connections", 1, 100_000)?
+            .unwrap_or(256) as usize;
         Ok(ServiceSettings {
+            max_connections,
             max_concurrent_runs,
             start_spread,
             shard,
@@ -716,6 +724,14 @@ impl Ctx<'_> {
             }
             _ => {}
         }
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            "smtp.timeout",
+            "\"30s\" or \"1m\"",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            Duration::from_secs(600),
+        )?;
         Ok(SmtpSpec {
             host: host.to_string(),
             port: port as u16,
@@ -723,6 +739,7 @@ impl Ctx<'_> {
             from,
             username: username.map(|u| u.trim().to_string()),
             password,
+            timeout,
         })
     }
 

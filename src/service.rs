@@ -87,10 +87,7 @@ pub async fn run_service(
         root: Some(root.clone()),
         admin_token: settings.service.admin_token.clone(),
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("http server failed")?;
+    crate::http::serve(listener, app, settings.service.max_connections, shutdown).await;
     // Each actor finishes the message in hand (a writer its page commit) before stopping.
     if root
         .stop_and_wait(Some("shutdown".into()), Some(STOP_TIMEOUT))
@@ -213,7 +210,8 @@ pub fn print_summary(s: &RunSummary) {
         t.ukg_retries, t.ukg_throttled, t.scim_retries, t.scim_throttled
     );
     for f in &s.failures {
-        println!("  failed {}: {}", f.employee_id, f.reason);
+        let clean = hrsync_actors::sanitize::reason;
+        println!("  failed {}: {}", clean(&f.employee_id), clean(&f.reason));
     }
     if s.failures.len() < c.failed as usize {
         println!("  … and {} more", c.failed as usize - s.failures.len());

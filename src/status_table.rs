@@ -1,10 +1,35 @@
 //! `hrsync status`: every tenant's state as a table, from the running service's `/status`
 //! or, when the service is not running, from the store.
+//!
+//! The service shows failure reasons and errors only to a request carrying the admin token:
+//! [`fetch`] sends it when `service.admin_token_*` is set, and [`render`] says when the
+//! details were hidden. Every reason printed is cleaned first (no control characters or
+//! escape sequences reach the terminal).
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use hrsync_actors::sanitize;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::config::Settings;
+
+/// `GET /status` of the running service, with the admin token when one is configured.
+pub async fn fetch(settings: &Settings) -> anyhow::Result<Value> {
+    let url = format!("http://{}/status", settings.service.listen);
+    let mut request = reqwest::Client::new()
+        .get(url)
+        .timeout(std::time::Duration::from_secs(10));
+    if let Some(token) = &settings.service.admin_token {
+        request = request.bearer_auth(token.expose_secret());
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() {
+        bail!("the service answered {status}");
+    }
+    serde_json::from_str(&body).context("the service answered unreadable JSON")
+}
 
 /// The `/status` shape built from the store (last run, held deactivations, quarantine).
 pub fn from_store(settings: &Settings) -> anyhow::Result<Value> {
@@ -78,7 +103,7 @@ pub fn render(status: &Value) -> String {
         let has_run = !run.is_null();
         let cell = |v: String| if has_run { v } else { "-".to_string() };
         rows.push([
-            id.clone(),
+            sanitize::reason(id),
             t["state"].as_str().unwrap_or("?").to_string(),
             cell(run["run_id"].to_string()),
             cell(run["finished_at"].as_str().map(short_time).unwrap_or_default()),
@@ -99,15 +124,16 @@ pub fn render(status: &Value) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    let hidden = status["details"] == false;
     for (id, t) in status["tenants"].as_object().unwrap_or(&empty) {
-        if let Some(e) = t["last_run"]["error"].as_str() {
-            out.push_str(&format!("{id}: {e}\n"));
+        if let (Some(e), false) = (t["last_run"]["error"].as_str(), hidden) {
+            out.push_str(&format!("{}: {}\n", sanitize::reason(id), sanitize::reason(e)));
         }
         if let Some(e) = t["config_error"].as_str() {
-            out.push_str(&format!("{id}: misconfigured, not syncing: {e}\n"));
+            out.push_str(&format!("{}: misconfigured, not syncing: {}\n", sanitize::reason(id), sanitize::reason(e)));
         }
         if let Some(q) = t["quarantine"]["reason"].as_str() {
-            out.push_str(&format!("{id}: quarantined: {q}\n"));
+            out.push_str(&format!("{}: quarantined: {}\n", sanitize::reason(id), sanitize::reason(q)));
         }
         let held = t["deactivations_held"].as_u64().unwrap_or(0);
         if held > 0 {
@@ -116,6 +142,11 @@ pub fn render(status: &Value) -> String {
                 "{id}: {held} deactivation(s) held: hrsync approve --config FILE --tenant {id} --run {run} (or --reject)\n"
             ));
         }
+    }
+    if hidden {
+        out.push_str(
+            "(errors and failure reasons hidden: the service shows them only with the admin token; set service.admin_token_env and its variable)\n",
+        );
     }
     out
 }
@@ -145,6 +176,24 @@ mod tests {
         );
         assert!(lines[2].starts_with("beta    idle    -"), "{table}");
         assert!(table.contains("gamma: UKG Pro API unreachable: timed out"), "{table}");
+        assert!(!table.contains("hidden"), "{table}");
+    }
+
+    #[test]
+    fn says_when_details_are_hidden_and_cleans_what_it_prints() {
+        let mut status = json!({"details": false, "tenants": {
+            "gamma": {"state": "failed", "next_run_at": null, "last_run": {"run_id": 1, "finished_at": "2026-11-29T03:00:00Z", "counts": {}, "error": "(hidden: send the admin token to see details)"}}
+        }});
+        let table = render(&status);
+        assert!(
+            table.contains("hidden: the service shows them only with the admin token"),
+            "{table}"
+        );
+        assert!(!table.contains("gamma: "), "{table}");
+        status["details"] = json!(true);
+        status["tenants"]["gamma"]["last_run"]["error"] = json!("bad \u{1b}[2Jthing\u{0}");
+        let table = render(&status);
+        assert!(table.contains("gamma: bad thing\n"), "{table}");
     }
 
     #[test]

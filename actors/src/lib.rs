@@ -16,6 +16,7 @@ pub mod faults;
 pub mod mapping;
 pub mod model;
 pub mod roster_read;
+pub mod sanitize;
 pub mod scim;
 pub mod scope;
 pub mod sftp;

@@ -163,11 +163,13 @@ fn enqueue(
         debug!(tenant = %state.args.tenant, subject = %email.subject, "already reported within 24 h; not emailed again");
         return Ok(());
     }
+    // Cleaned on the way out: no control characters, none of the tenant's secrets.
+    let clean = state.args.status.redactor(&state.args.tenant);
     let queued = OutboxEmail {
         to: state.args.contact.clone(),
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
+        subject: clean.reason(&email.subject),
+        text: clean.text(&email.text),
+        html: clean.text(&email.html),
         signature,
         created_at: now,
         attempts: 0,

@@ -129,6 +129,8 @@ impl Actor for Supervisor {
                     resources.ukg_counters.clone(),
                     resources.scim_counters.clone(),
                 );
+                let redactor = crate::sanitize::Redactor::for_tenant(&spec, args.smtp.as_ref());
+                args.status.register_redactor(&spec.id, redactor);
                 let entry = TenantEntry {
                     resources,
                     spec,
@@ -162,7 +164,11 @@ impl Actor for Supervisor {
     /// A clean stop: ractor kills the children of a stopped actor without their `post_stop`,
     /// so first stop every tenant supervisor gracefully (each stops its pipeline — a writer
     /// finishes its page — and lets its notifier send what it holds) and wait for them.
-    async fn post_stop(&self, myself: ActorRef<Self::Msg>, _state: &mut RootState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(&self, myself: ActorRef<Self::Msg>, state: &mut RootState) -> Result<(), ActorProcessingErr> {
+        // A hung SMTP server must not hold the stop: sends get a short grace from now on.
+        if let Some(mailer) = &state.mailer {
+            mailer.stop_sending();
+        }
         myself
             .stop_children_and_wait(Some("shutdown".to_string()), Some(std::time::Duration::from_secs(60)))
             .await;

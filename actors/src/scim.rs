@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::error::ScimError;
 use crate::model::AppUser;
+use crate::sanitize::Redactor;
 use crate::spec::ScimSpec;
 use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
 
@@ -40,6 +41,8 @@ pub struct ScimClient {
     limiter: Arc<Limiter>,
     counters: Arc<Counters>,
     policy: RetryPolicy,
+    /// Cleans the app's error details (hides the token should the app echo it).
+    redactor: Redactor,
 }
 
 impl ScimClient {
@@ -47,6 +50,7 @@ impl ScimClient {
         ScimClient {
             http: upstream::http_client(),
             base_url: spec.base_url.trim_end_matches('/').to_string(),
+            redactor: Redactor::new([spec.token.clone()]),
             spec,
             limiter,
             counters,
@@ -331,7 +335,7 @@ impl ScimClient {
                 let error = ScimError::Status {
                     path,
                     status,
-                    detail: scim_detail(&reply.body),
+                    detail: self.redactor.reason(&scim_detail(&reply.body)),
                 };
                 if error.is_retryable() {
                     Attempt::Retry { error, after: None }
@@ -408,7 +412,8 @@ fn path_segment(id: &str) -> String {
         .replace('+', "%20")
 }
 
-/// The `detail` (and `scimType`) of a SCIM error body, or a short excerpt.
+/// The `detail` (and `scimType`) of a SCIM error body, or a short excerpt; raw, as the app
+/// sent it: the caller cleans it ([`Redactor::reason`]).
 fn scim_detail(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {

@@ -122,6 +122,9 @@ pub struct SmtpSpec {
     pub from: String,
     pub username: Option<String>,
     pub password: Option<SecretString>,
+    /// Longest one email (or `hrsync check`'s test) may take, all told: connecting, the
+    /// server's greeting, TLS, AUTH and the whole send (`smtp.timeout`, default 30 s).
+    pub timeout: Duration,
 }
 
 /// Transport security towards the SMTP server.

@@ -1,5 +1,11 @@
 //! What `/status` and `hrsync status` read: one [`TenantStatus`] per tenant, written by the
 //! tenant supervisors. Holds no secrets and no upstream host names.
+//!
+//! Every reason that enters the board (run errors, per-record failures, the last email
+//! error, the quarantine reason) is cleaned with the tenant's [`Redactor`] (registered by
+//! the root supervisor): capped, free of control characters, its secrets replaced.
+//! [`TenantStatus::redacted`] is the view for readers without the admin token: states and
+//! counts only, no reason (reasons name employees and their work emails).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -11,6 +17,7 @@ use std::fmt::Write;
 
 use crate::model::{Counts, Outcome, RunSummary};
 use crate::quarantine::Quarantine;
+use crate::sanitize::Redactor;
 use crate::upstream::{Counters, STATUS_CLASSES};
 
 /// Where a tenant stands.
@@ -122,6 +129,8 @@ struct Board {
     metrics: BTreeMap<String, TenantMetrics>,
     /// Live request counters per tenant: (UKG, SCIM).
     counters: BTreeMap<String, (Arc<Counters>, Arc<Counters>)>,
+    /// Each tenant's secrets, to clean what enters the board.
+    redactors: BTreeMap<String, Arc<Redactor>>,
 }
 
 /// Shared, cheap-to-clone board of tenant statuses and metrics.
@@ -137,9 +146,29 @@ impl StatusBoard {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Changes one tenant's status.
+    /// Changes one tenant's status. The free-text fields it may set (last email error,
+    /// quarantine reason) are cleaned afterwards.
     pub fn update(&self, tenant: &str, f: impl FnOnce(&mut TenantStatus)) {
-        f(self.write().tenants.entry(tenant.to_string()).or_default());
+        let mut board = self.write();
+        let redactor = board.redactors.get(tenant).cloned().unwrap_or_default();
+        let s = board.tenants.entry(tenant.to_string()).or_default();
+        f(s);
+        if let Some(e) = &mut s.last_email_error {
+            *e = redactor.reason(e);
+        }
+        if let Some(q) = &mut s.quarantine {
+            q.reason = redactor.reason(&q.reason);
+        }
+    }
+
+    /// Makes the board clean what enters it with `tenant`'s secrets.
+    pub fn register_redactor(&self, tenant: &str, redactor: Redactor) {
+        self.write().redactors.insert(tenant.to_string(), Arc::new(redactor));
+    }
+
+    /// `tenant`'s redactor (one that knows no secret when none was registered).
+    pub fn redactor(&self, tenant: &str) -> Arc<Redactor> {
+        self.read().redactors.get(tenant).cloned().unwrap_or_default()
     }
 
     /// A copy of every tenant's status.
@@ -173,6 +202,7 @@ impl StatusBoard {
     /// Records a finished run.
     pub fn finished(&self, summary: &RunSummary) {
         let mut board = self.write();
+        let redactor = board.redactors.get(&summary.tenant).cloned().unwrap_or_default();
         let s = board.tenants.entry(summary.tenant.clone()).or_default();
         s.state = match summary.outcome {
             Outcome::Ok => TenantState::Ok,
@@ -192,6 +222,8 @@ impl StatusBoard {
         };
         let mut last = summary.clone();
         last.failures.truncate(20);
+        last.excluded.truncate(20);
+        clean_summary(&mut last, &redactor);
         s.last_run = Some(last);
         let m = board.metrics.entry(summary.tenant.clone()).or_default();
         *m.runs.entry(outcome_label(&summary.outcome)).or_default() += 1;
@@ -390,6 +422,65 @@ impl StatusBoard {
         out
     }
 }
+
+/// Cleans every reason a run summary carries.
+pub fn clean_summary(summary: &mut RunSummary, redactor: &Redactor) {
+    if let Some(e) = &mut summary.error {
+        *e = redactor.reason(e);
+    }
+    for f in summary.failures.iter_mut().chain(summary.excluded.iter_mut()) {
+        f.reason = redactor.reason(&f.reason);
+        f.employee_id = redactor.reason(&f.employee_id);
+    }
+    if let Some(b) = summary.review.as_mut().and_then(|r| r.brake.as_mut()) {
+        *b = redactor.reason(b);
+    }
+}
+
+impl TenantStatus {
+    /// The view for readers without the admin token: states, times and counts; no failure
+    /// reason, run error, email error, quarantine reason or brake text (they name employees
+    /// and their work emails).
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(run) = v.get_mut("last_run").and_then(|r| r.as_object_mut()) {
+            run.remove("failures");
+            run.remove("excluded");
+            if run.get("error").is_some_and(|e| !e.is_null()) {
+                run.insert("error".into(), HIDDEN.into());
+            }
+            if let Some(review) = run.get_mut("review").and_then(|r| r.as_object_mut()) {
+                review.remove("brake");
+            }
+        }
+        if let Some(review) = v.get_mut("review").and_then(|r| r.as_object_mut()) {
+            review.remove("brake");
+        }
+        if v.get("last_email_error").is_some_and(|e| !e.is_null()) {
+            v["last_email_error"] = HIDDEN.into();
+        }
+        if let Some(q) = v.get_mut("quarantine").and_then(|q| q.as_object_mut()) {
+            q.remove("reason");
+        }
+        if let Some(feed) = v.get_mut("changes").and_then(|c| c.as_object_mut()) {
+            feed.remove("note");
+            if let Some(w) = feed.get_mut("last_window").and_then(|w| w.as_object_mut()) {
+                let known = ["applied", "reading", "applying"];
+                if !w
+                    .get("outcome")
+                    .and_then(|o| o.as_str())
+                    .is_some_and(|o| known.contains(&o))
+                {
+                    w.insert("outcome".into(), "stopped".into());
+                }
+            }
+        }
+        v
+    }
+}
+
+/// What a redacted view shows in place of a reason.
+pub const HIDDEN: &str = "(hidden: send the admin token to see details)";
 
 fn outcome_label(o: &Outcome) -> &'static str {
     match o {

@@ -231,7 +231,8 @@ impl UkgClient {
                 let error = UkgError::Status {
                     path,
                     status,
-                    detail: upstream::body_excerpt(&reply.body),
+                    detail: crate::sanitize::Redactor::new([self.spec.password.clone(), self.spec.api_key.clone()])
+                        .reason(&upstream::body_excerpt(&reply.body)),
                 };
                 return if error.is_retryable() {
                     Attempt::Retry { error, after: None }

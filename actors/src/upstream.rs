@@ -155,7 +155,7 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     match inner {
-        Some(inner) => format!("{kind} ({inner})"),
+        Some(inner) => crate::sanitize::reason(&format!("{kind} ({inner})")),
         None => kind.to_string(),
     }
 }
@@ -238,18 +238,20 @@ pub fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
     Some(wait.min(cap))
 }
 
-/// A short, safe summary of an error body for messages: at most 200 characters of text.
+/// A short, safe summary of an error body for messages: cleaned by
+/// [`crate::sanitize::reason`] (no control characters, no `Bearer`/`Basic` credential, at
+/// most 500 characters and a note of how many more there were).
 pub fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    // Only the head of a large body can be shown: don't decode megabytes.
+    let head = &body[..body.len().min(64 * 1024)];
+    let mut text = crate::sanitize::reason(&String::from_utf8_lossy(head));
     if text.is_empty() {
         return "(empty body)".to_string();
     }
-    let mut out: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        out.push('…');
+    if head.len() < body.len() && !text.ends_with(" more characters)") {
+        text.push_str(&format!("… ({} more bytes)", body.len() - head.len()));
     }
-    out
+    text
 }
 
 #[cfg(test)]

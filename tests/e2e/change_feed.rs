@@ -180,7 +180,21 @@ async fn a_window_stopped_mid_way_loses_nothing_and_writes_each_change_once() {
     setup.fast_retries();
     // 3 s apart (overlap 0.3 s): a window end wrongly advanced past the stopped window would
     // start the next window after the changes, so this test would see them lost.
-    let service = Service::start(&setup, &[("HRSYNC_TEST_CHANGES_SPACING", "3s")]);
+    // Why a window stopped names an employee: /status shows it with the admin token only.
+    setup.edit(|t| {
+        t.replacen(
+            "[service]\n",
+            "[service]\nadmin_token_env = \"HRSYNC_ADMIN_TOKEN\"\n",
+            1,
+        )
+    });
+    let service = Service::start(
+        &setup,
+        &[
+            ("HRSYNC_TEST_CHANGES_SPACING", "3s"),
+            ("HRSYNC_ADMIN_TOKEN", "admin-token-st-1"),
+        ],
+    );
     service.wait_status(|v| outcome(v, "stop") == Some("ok")).await;
 
     // Right after a window was read, three employees change; the app then takes one write
@@ -200,7 +214,11 @@ async fn a_window_stopped_mid_way_loses_nothing_and_writes_each_change_once() {
         assert!(ukg.update(id, |e| e.job_title = Some(format!("Feed Title {n}"))));
     }
     eventually(Duration::from_secs(30), "a window stopped by the app", async || {
-        let s = status(&service).await;
+        let (_, body) = service
+            .get_with_token("/status", Some("admin-token-st-1"))
+            .await
+            .expect("status answers");
+        let s: Value = serde_json::from_str(&body).unwrap();
         s["tenants"]["stop"]["changes"]["last_window"]["outcome"]
             .as_str()
             .is_some_and(|o| o.starts_with("stopped at employee"))

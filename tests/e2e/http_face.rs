@@ -57,7 +57,16 @@ async fn metrics_status_page_and_admin_api() {
         .unwrap();
     assert!(!created.ends_with(" 0"), "{created}");
 
-    let page = client.get(url("/")).send().await.unwrap().text().await.unwrap();
+    // The page shows run errors to a reader with the admin token only.
+    let page = client
+        .get(url("/"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains("<td>face</td>") && page.contains("quarantined") && page.contains("rejected the credentials"),
         "{page}"
@@ -105,7 +114,16 @@ async fn metrics_status_page_and_admin_api() {
     assert_eq!(too_big.status(), 413, "bodies are capped");
 
     // No secret, no upstream host in anything the face answers.
-    let status = client.get(url("/status")).send().await.unwrap().text().await.unwrap();
+    let status = client
+        .get(url("/status"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("rejected the credentials"), "{status}");
     let host = ukg.base_url().replace("http://", "");
     for text in [&metrics, &page, &status] {
         assert!(

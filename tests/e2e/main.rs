@@ -13,6 +13,7 @@ mod crash;
 mod file_writer;
 mod hostile_roster;
 mod http_face;
+mod hygiene;
 mod isolation;
 mod notify;
 mod one_sync;

@@ -4,8 +4,10 @@
 //! answer), and can SIGKILL the `hrsync` process at its Nth request: before forwarding it
 //! (the app never sees it) or after the app applied it but before hrsync gets the answer.
 //! It can also fail writes (every request but GET) with a status until healed, after
-//! letting some through ([`KillProxy::fail_writes_after`]), or go down (every connection cut
-//! without an answer) at the first create of a given employee ([`KillProxy::go_down_at_create_of`]).
+//! letting some through ([`KillProxy::fail_writes_after`]), optionally with a body of its
+//! own ([`KillProxy::fail_writes_with`], e.g. a hostile SCIM error), or go down (every
+//! connection cut without an answer) at the first create of a given employee
+//! ([`KillProxy::go_down_at_create_of`]).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,6 +64,8 @@ struct FailWrites {
     pass: usize,
     status: StatusCode,
     failed: usize,
+    /// The answer's body (SCIM JSON); `{userName}` is replaced by the request's userName.
+    body: Option<String>,
 }
 
 /// The app going down at a create.
@@ -188,6 +192,18 @@ impl KillProxy {
             pass,
             status: StatusCode::from_u16(status).unwrap(),
             failed: 0,
+            body: None,
+        });
+    }
+
+    /// Answers every write with `status` and `body` (not forwarded) until healed; in
+    /// `body`, `{userName}` becomes the userName of the request.
+    pub fn fail_writes_with(&self, status: u16, body: String) {
+        self.shared.lock().fail_writes = Some(FailWrites {
+            pass: 0,
+            status: StatusCode::from_u16(status).unwrap(),
+            failed: 0,
+            body: Some(body),
         });
     }
 
@@ -291,16 +307,28 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                     f.pass -= 1;
                 } else {
                     f.failed += 1;
-                    refused = Some(f.status);
+                    refused = Some((f.status, f.body.clone()));
                 }
             }
         }
-        if let Some(status) = refused {
+        if let Some((status, answer)) = refused {
             r.writes_failed += 1;
             if let Some(seen) = r.log.get_mut(number - 1) {
                 seen.status = status.as_u16();
             }
-            return status_only(status);
+            let Some(answer) = answer else {
+                return status_only(status);
+            };
+            let user_name = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["userName"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let mut response = Response::new(Body::from(answer.replace("{userName}", &user_name)));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, "application/scim+json".parse().unwrap());
+            return response;
         }
         (number, cut)
     };

@@ -38,9 +38,16 @@ impl Service {
     }
 
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let r = reqwest::get(format!("http://127.0.0.1:{}{path}", self.listen))
-            .await
-            .ok()?;
+        self.get_with_token(path, None).await
+    }
+
+    /// GET with `Authorization: Bearer <token>` (the admin token unlocks /status details).
+    pub async fn get_with_token(&self, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+        let mut r = reqwest::Client::new().get(format!("http://127.0.0.1:{}{path}", self.listen));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let r = r.send().await.ok()?;
         let status = r.status().as_u16();
         Some((status, r.text().await.ok()?))
     }
@@ -104,7 +111,15 @@ async fn tenants_in_one_process_stay_separate_and_the_service_stops_cleanly() {
     let s = conf("south", &south_ukg, "pw-s", "KEYSS");
     // Same UKG as north, wrong password: fails alone.
     let b = conf("broken", &north_ukg, "wrong", "KEYNN");
-    let setup = Setup::new(&[&n, &s, &b]);
+    let mut setup = Setup::new(&[&n, &s, &b]);
+    setup.edit(|t| {
+        t.replacen(
+            "[service]\n",
+            "[service]\nadmin_token_env = \"HRSYNC_ADMIN_TOKEN\"\n",
+            1,
+        )
+    });
+    setup.env.push(("HRSYNC_ADMIN_TOKEN".into(), "admin-token-ns-1".into()));
     let service = Service::start(&setup, &[]);
 
     let status = service
@@ -115,6 +130,12 @@ async fn tenants_in_one_process_stay_separate_and_the_service_stops_cleanly() {
     assert_eq!(outcome(&status, "north"), Some("ok"), "{status}");
     assert_eq!(outcome(&status, "south"), Some("ok"), "{status}");
     assert_eq!(outcome(&status, "broken"), Some("failed"), "{status}");
+    // The run's error is a detail: shown with the admin token.
+    let (_, body) = service
+        .get_with_token("/status", Some("admin-token-ns-1"))
+        .await
+        .unwrap();
+    let status: Value = serde_json::from_str(&body).unwrap();
     assert!(
         status["tenants"]["broken"]["last_run"]["error"]
             .as_str()
