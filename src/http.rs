@@ -484,7 +484,9 @@ async fn page(State(app): State<AppState>, headers: HeaderMap) -> Html<String> {
                 (text, failures.join("<br>"))
             }
             None => (
-                s.config_error.as_deref().map_or_else(|| "no run yet".to_string(), sanitize::reason),
+                s.config_error
+                    .as_deref()
+                    .map_or_else(|| "no run yet".to_string(), sanitize::reason),
                 String::new(),
             ),
         };

@@ -130,10 +130,18 @@ pub fn render(status: &Value) -> String {
             out.push_str(&format!("{}: {}\n", sanitize::reason(id), sanitize::reason(e)));
         }
         if let Some(e) = t["config_error"].as_str() {
-            out.push_str(&format!("{}: misconfigured, not syncing: {}\n", sanitize::reason(id), sanitize::reason(e)));
+            out.push_str(&format!(
+                "{}: misconfigured, not syncing: {}\n",
+                sanitize::reason(id),
+                sanitize::reason(e)
+            ));
         }
         if let Some(q) = t["quarantine"]["reason"].as_str() {
-            out.push_str(&format!("{}: quarantined: {}\n", sanitize::reason(id), sanitize::reason(q)));
+            out.push_str(&format!(
+                "{}: quarantined: {}\n",
+                sanitize::reason(id),
+                sanitize::reason(q)
+            ));
         }
         let held = t["deactivations_held"].as_u64().unwrap_or(0);
         if held > 0 {

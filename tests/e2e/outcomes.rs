@@ -73,10 +73,11 @@ struct Seen {
 
 impl Seen {
     async fn now(service: &Service, id: &str) -> Seen {
-        let (_, status) = service.get("/status").await.unwrap();
+        // Details (failure reasons, errors) are shown with the admin token only.
+        let (_, status) = service.get_with_token("/status", Some(ADMIN)).await.unwrap();
         let status: Value = serde_json::from_str(&status).unwrap();
         let (_, metrics) = service.get("/metrics").await.unwrap();
-        let (_, page) = service.get("/").await.unwrap();
+        let (_, page) = service.get_with_token("/", Some(ADMIN)).await.unwrap();
         Seen {
             tenant: status["tenants"][id].clone(),
             metrics,

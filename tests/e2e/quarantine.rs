@@ -8,6 +8,8 @@ use serde_json::Value;
 use crate::harness::{ukg_sim, ScimServer, Setup, TenantConf};
 use crate::service::Service;
 
+const ADMIN: &str = "admin-token-qr-1";
+
 fn quarantined(v: &Value) -> bool {
     let t = &v["tenants"]["qr"];
     t["state"] == "quarantined" && t["up"] == true
@@ -27,11 +29,20 @@ async fn a_quarantine_survives_a_restart_until_a_forced_sync_lifts_it() {
         scim_token: "tok".into(),
     };
     let mut setup = Setup::new(&[&tenant]);
+    // The quarantine's reason is a detail: /status shows it with the admin token only.
+    setup.edit(|t| {
+        t.replacen(
+            "[service]\n",
+            "[service]\nadmin_token_env = \"HRSYNC_ADMIN_TOKEN\"\n",
+            1,
+        )
+    });
+    setup.env.push(("HRSYNC_ADMIN_TOKEN".into(), ADMIN.into()));
     let config = setup.config.to_str().unwrap().to_string();
 
     // Refused credentials: quarantined at once.
     let service = Service::start(&setup, &[]);
-    let first = service.wait_status(quarantined).await;
+    let first = service.wait_status_with_token(Some(ADMIN), quarantined).await;
     let q = &first["tenants"]["qr"]["quarantine"];
     assert!(q["reason"].as_str().unwrap().contains("credentials"), "{first}");
     let until = q["until"].as_str().unwrap().to_string();
@@ -46,7 +57,7 @@ async fn a_quarantine_survives_a_restart_until_a_forced_sync_lifts_it() {
     // Restarted: still quarantined, waiting for the same due time, and UKG is not asked.
     ukg.reset_requests();
     let service = Service::start(&setup, &[]);
-    let again = service.wait_status(quarantined).await;
+    let again = service.wait_status_with_token(Some(ADMIN), quarantined).await;
     let t = &again["tenants"]["qr"];
     assert_eq!(t["quarantine"]["until"], until.as_str(), "{again}");
     assert_eq!(t["next_run_at"], until.as_str(), "{again}");

@@ -54,9 +54,14 @@ impl Service {
 
     /// Polls `/status` until `done` holds for it.
     pub async fn wait_status(&self, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_status_with_token(None, done).await
+    }
+
+    /// Polls `/status` (with the admin token, when given: details shown) until `done` holds.
+    pub async fn wait_status_with_token(&self, token: Option<&str>, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            if let Some((200, body)) = self.get("/status").await {
+            if let Some((200, body)) = self.get_with_token("/status", token).await {
                 let v: Value = serde_json::from_str(&body).unwrap();
                 if done(&v) {
                     return v;
