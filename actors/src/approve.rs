@@ -122,7 +122,7 @@ pub async fn approve_held(store: &dyn ProgressStore, scim: &ScimClient, run_id: 
     let mut out = Released::default();
     for d in held.deactivations {
         match store.employee(&d.employee_id)? {
-            Some(state) if state.active => match deactivate(scim, store, &d.employee_id, state).await {
+            Some(state) if state.active => match deactivate(scim, store, &d.employee_id, state, 0).await {
                 Ok(()) => out.deactivated.push(d.employee_id),
                 Err(WriteError::Store(e)) => return Err(e.into()),
                 Err(WriteError::Scim(e)) => out.failed.push(RecordFailure {

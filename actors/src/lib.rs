@@ -36,6 +36,7 @@ pub mod report;
 pub mod restart;
 pub mod review;
 pub mod root;
+pub mod run_storage;
 pub mod status;
 pub mod tenant;
 pub mod writer;

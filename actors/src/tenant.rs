@@ -37,6 +37,7 @@ use crate::one_sync::{self, OneSyncError, OneSyncReport, SyncCtx};
 use crate::plan::PlanReport;
 use crate::quarantine::{Health, Transition};
 use crate::restart::{stopped_child, Backoff};
+use crate::run_storage;
 use crate::review::{self, Need, Review, ReviewSummary};
 use crate::scim::ScimClient;
 use crate::spec::{TargetSpec, TenantSpec};
@@ -376,6 +377,9 @@ impl Actor for TenantSupervisor {
                 if state.pipeline.is_some() {
                     return Ok(());
                 }
+                if let Err(e) = state.args.store.recover() {
+                    warn!(tenant = %state.args.spec.id, error = %e, "the store is still failing");
+                }
                 match spawn_pipeline(&myself, state).await {
                     Ok(()) => {
                         if state.run.is_some() || state.run_requested {
@@ -385,6 +389,9 @@ impl Actor for TenantSupervisor {
                     }
                     Err(e) => {
                         warn!(tenant = %state.args.spec.id, error = %e, "pipeline did not start; retrying");
+                        if let Some(error) = run_storage::storage_reason(&e.to_string()) {
+                            fail_unstarted(&myself, state, error).await?;
+                        }
                         schedule_respawn(&myself, state);
                     }
                 }
@@ -426,11 +433,13 @@ impl Actor for TenantSupervisor {
         });
         if let Some(run) = state.run.as_mut() {
             run.crashes += 1;
-            if run.crashes >= MAX_CRASHES_PER_RUN {
-                let error = format!(
-                    "the sync crashed {} times in this run (last: {actor}: {reason})",
-                    run.crashes
-                );
+            // A failing store fails the run at once: restarting cannot help until a person
+            // (or free space) does; the next run reopens the store (`recover`).
+            let storage = run_storage::storage_reason(&reason);
+            if storage.is_some() || run.crashes >= MAX_CRASHES_PER_RUN {
+                let error = storage.unwrap_or_else(|| {
+                    format!("the sync crashed {} times in this run (last: {actor}: {reason})", run.crashes)
+                });
                 finish_run(&myself, state, Ending::Failed { error, auth: false }).await?;
             }
         }
@@ -761,7 +770,15 @@ fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) ->
             }
         }
     }
-    let cursor = state.args.store.begin_run(Utc::now())?;
+    let cursor = match state.args.store.recover().and_then(|()| state.args.store.begin_run(Utc::now())) {
+        Ok(c) => c,
+        Err(e) => {
+            let gen = pipeline.generation;
+            let ctx = unstarted_run(state, gen);
+            myself.cast(TenantMsg::RunFailed { run: ctx, error: e.to_string(), auth: false })?;
+            return Ok(());
+        }
+    };
     let ctx = RunCtx {
         tenant: state.args.spec.id.clone(),
         run_id: cursor.run_id,
@@ -927,6 +944,26 @@ async fn approve_review(
     Ok(message)
 }
 
+/// Makes `state.run` a run that could not start (the store failed), so that ending it
+/// answers the waiters with a failed summary.
+fn unstarted_run(state: &mut TenantSupervisorState, generation: u64) -> RunCtx {
+    state.run_requested = false;
+    let run_id = state.args.store.cursor().ok().flatten().map_or(0, |c| c.run_id + u64::from(c.complete));
+    let ctx = RunCtx { tenant: state.args.spec.id.clone(), run_id, started_at: Utc::now(), generation };
+    let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
+    let baseline = Traffic::now(&state.args.resources);
+    state.run = Some(ActiveRun { ctx: ctx.clone(), baseline, crashes });
+    ctx
+}
+
+/// Ends, failed, a run the store kept from starting.
+async fn fail_unstarted(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState, error: String) -> Result<(), ActorProcessingErr> {
+    if state.run.is_none() && (state.run_requested || !state.waiters.is_empty()) {
+        unstarted_run(state, 0);
+    }
+    finish_run(myself, state, Ending::Failed { error, auth: false }).await
+}
+
 /// How a run ended.
 enum Ending {
     /// Every page applied; `failures` are the records set aside.
@@ -977,15 +1014,8 @@ async fn finish_run(
             let t = state
                 .health
                 .failed(&error, auth, state.args.spec.quarantine_after, Utc::now());
-            (
-                Outcome::Failed,
-                Counts::default(),
-                Vec::new(),
-                Vec::new(),
-                Some(error),
-                0,
-                t,
-            )
+            let (counts, failures, excluded, pages) = run_storage::committed(state.args.store.as_ref(), run.ctx.run_id);
+            (Outcome::Failed, counts, failures, excluded, Some(error), pages, t)
         }
     };
     let failures_in_a_row = state.health.consecutive_failures;
@@ -1019,7 +1049,11 @@ async fn finish_run(
         pages,
         traffic: Traffic::now(res).since(&run.baseline),
     };
-    state.args.store.finish_run(&summary)?;
+    // A store that fails (full disk) must not keep the run from ending: its summary still
+    // goes to the waiters and the contact.
+    if let Err(e) = state.args.store.finish_run(&summary) {
+        warn!(tenant = %tenant, run = summary.run_id, error = %e, "cannot record the run's summary");
+    }
     if summary.outcome != Outcome::Failed {
         // This configuration is now applied; an approved review is used up.
         let store = state.args.store.as_ref();
@@ -1029,7 +1063,9 @@ async fn finish_run(
         }
         state.args.status.update(&summary.tenant, |s| s.review = None);
     }
-    state.args.store.flush().await?;
+    if let Err(e) = state.args.store.flush().await {
+        warn!(tenant = %tenant, run = summary.run_id, error = %e, "cannot flush the store");
+    }
     let c = &summary.counts;
     match &summary.error {
         None => {

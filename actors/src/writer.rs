@@ -224,9 +224,12 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
         ..Counts::default()
     };
     let mut failures = std::mem::take(&mut plan.failures);
+    // The writes were counted as they were recorded (`record_applied`): the page commit
+    // adds only what the page read, left unchanged, set aside or deferred.
+    let mut written = Counts::default();
     for (employee_id, result) in results {
         match result {
-            Ok(applied) => counts.add(&applied),
+            Ok(applied) => written.add(&applied),
             Err(WriteError::Store(e)) => return Err(e.into()),
             Err(WriteError::Scim(e)) if e.is_fatal_for_run() => {
                 warn!(tenant = %plan.run.tenant, run = plan.run.run_id, error = %e, "run stopped by the app");
@@ -260,6 +263,7 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
     else {
         return Ok(());
     };
+    debug!(tenant = %plan.run.tenant, run = run_id, page = plan.index, writes = written.writes(), "page applied");
     if plan.last {
         close_run(plan.run, cursor, state).await?;
     }
@@ -338,7 +342,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     .await?;
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
-    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1).await?;
+    let (link_counts, link_failures) = link_managers(scim, store.as_ref(), 1, run.run_id).await?;
     let mut counts = cursor.counts;
     counts.add(&create_counts);
     counts.add(&link_counts);
@@ -415,7 +419,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
             .map(|(id, _, s)| {
                 let store = store.clone();
                 async move {
-                    let result = deactivate(scim, store.as_ref(), &id, s).await;
+                    let result = deactivate(scim, store.as_ref(), &id, s, run.run_id).await;
                     (id, result)
                 }
             })
@@ -434,6 +438,13 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         }
     }
     store.flush().await?;
+    // The writes of the whole run, across resumes, as committed; then what this end of
+    // the run decided without a write.
+    let committed = store.cursor()?.filter(|c| c.run_id == run.run_id).map(|c| c.counts);
+    let (deferred, held) = (counts.deferred, counts.held);
+    let mut counts = committed.unwrap_or(counts);
+    counts.deferred = deferred;
+    counts.held = held;
     counts.failed = failures.len() as u64;
     info!(tenant = %run.tenant, run = run.run_id, pages = cursor.pages_committed, "roster applied");
     state.args.tenant.cast(TenantMsg::RunCompleted {
@@ -473,6 +484,7 @@ pub async fn deactivate(
     store: &dyn ProgressStore,
     employee_id: &str,
     mut state: EmployeeState,
+    run_id: u64,
 ) -> Result<(), WriteError> {
     if let Err(e) = scim.set_active(&state.app_id, false).await {
         store.remove_pending_deactivation(employee_id)?;
@@ -486,7 +498,11 @@ pub async fn deactivate(
     // The new state before the pending entry goes: a kill between the two (sled may write
     // its log at any moment) leaves a pending deactivation of an inactive user, which is
     // skipped, never a forgotten deactivation.
-    store.put_employee(employee_id, &state)?;
+    let counts = Counts {
+        deactivated: 1,
+        ..Counts::default()
+    };
+    store.record_applied(employee_id, &state, run_id, &counts)?;
     store.remove_pending_deactivation(employee_id)?;
     Ok(())
 }
@@ -501,7 +517,7 @@ pub async fn apply_one(scim: &ScimClient, store: &dyn ProgressStore, item: PlanI
         let Some(prior) = item.prior else {
             return Ok(Counts::default());
         };
-        deactivate(scim, store, &item.user.external_id, prior).await?;
+        deactivate(scim, store, &item.user.external_id, prior, 0).await?;
         return Ok(Counts {
             deactivated: 1,
             ..Counts::default()
@@ -589,7 +605,12 @@ async fn apply_item(
             app_id
         }
     };
-    store.put_employee(&user.external_id, &new_state(&app_id, &hash, &user, linked))?;
+    store.record_applied(
+        &user.external_id,
+        &new_state(&app_id, &hash, &user, linked),
+        run_id,
+        &counts,
+    )?;
     if let (true, Some(m), None) = (user.active, &user.manager_external_id, &manager_app) {
         store.add_pending_link(&user.external_id, m)?;
     }
@@ -744,7 +765,7 @@ async fn create_deferred(
                                 employee_id: id.clone(),
                             })
                         };
-                        create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
+                        create_one_deferred(scim, store, directory, &id, p, stuck, run_id, recorded).await
                     }
                     Ok(None) => Ok(Counts::default()),
                     Err(e) => Err(WriteError::Store(e)),
@@ -779,6 +800,7 @@ async fn create_one_deferred(
     employee_id: &str,
     pending: PendingCreate,
     without_manager: bool,
+    run_id: u64,
     recorded: impl FnOnce(),
 ) -> Result<Counts, WriteError> {
     let mut counts = Counts::default();
@@ -812,7 +834,12 @@ async fn create_one_deferred(
     // its log between any two of these, and a kill after a write must never leave the
     // pending create gone with the user unrecorded (its reports would then be linked to
     // nobody). A pending create of a recorded user is dropped by the next attempt.
-    store.put_employee(employee_id, &new_state(&app_id, &pending.hash, &user, linked))?;
+    store.record_applied(
+        employee_id,
+        &new_state(&app_id, &pending.hash, &user, linked),
+        run_id,
+        &counts,
+    )?;
     if let (None, Some(m)) = (&manager_app, &user.manager_external_id) {
         store.add_pending_link(employee_id, m)?;
     }
@@ -827,11 +854,12 @@ async fn link_managers(
     scim: &ScimClient,
     store: &dyn ProgressStore,
     concurrency: usize,
+    run_id: u64,
 ) -> Result<(Counts, Vec<RecordFailure>), ActorProcessingErr> {
     let pending = store.pending_links()?;
     let results = futures::stream::iter(pending)
         .map(|(employee_id, manager_id)| async move {
-            let result = link_one(&employee_id, &manager_id, scim, store).await;
+            let result = link_one(&employee_id, &manager_id, scim, store, run_id).await;
             (employee_id, result)
         })
         .buffer_unordered(concurrency.max(1));
@@ -860,6 +888,7 @@ pub async fn link_one(
     manager_id: &str,
     scim: &ScimClient,
     store: &dyn ProgressStore,
+    run_id: u64,
 ) -> Result<bool, WriteError> {
     if let Some(chain) = cycle_through(store, employee_id, manager_id)? {
         store.remove_pending_link(employee_id)?;
@@ -876,7 +905,11 @@ pub async fn link_one(
             Ok(()) => {
                 state.manager = Some(manager_id.to_string());
                 state.applied_at = Utc::now();
-                store.put_employee(employee_id, &state)?;
+                let counts = Counts {
+                    managers_linked: 1,
+                    ..Counts::default()
+                };
+                store.record_applied(employee_id, &state, run_id, &counts)?;
                 Ok(true)
             }
             Err(e) => Err(WriteError::Scim(e)),
