@@ -40,7 +40,9 @@ pub fn run(data_dir: &Path, tenant: Option<&str>, all: bool) -> anyhow::Result<E
     })?;
     store.rebaseline(tenant)?;
     drop(store);
-    println!("tenant {tenant} starts afresh: its next run adopts the app's users by externalId and deactivates the leavers");
+    println!(
+        "tenant {tenant} starts afresh: its next run adopts the app's users by externalId and deactivates the leavers"
+    );
     // Other tenants may be damaged too: say so now rather than at the next command.
     if let Err(e) = Store::open(data_dir) {
         println!("still refused: {e}");
@@ -54,15 +56,21 @@ fn move_aside(dir: &Path) -> anyhow::Result<PathBuf> {
     if !dir.exists() {
         bail!("data_dir {} does not exist: nothing to move aside", dir.display());
     }
-    // sled holds a lock on `db` while a process has the database open.
-    if let Err(e) = Store::open_unchecked(dir) {
-        if e.is_in_use() {
-            bail!("the state database in {} is in use; stop `hrsync run` first", dir.display());
+    // sled holds a lock on `db` while a process has the database open. (Not opened with
+    // sled here: its recovery would write over the damaged part kept for inspection.)
+    if let Ok(f) = std::fs::File::open(dir.join("db")) {
+        if f.try_lock().is_err() {
+            bail!(
+                "the state database in {} is in use; stop `hrsync run` first",
+                dir.display()
+            );
         }
     }
     let name = format!(
         "{}.corrupt-{}",
-        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into()),
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "data".into()),
         Utc::now().format("%Y%m%dT%H%M%SZ")
     );
     let aside = dir.with_file_name(name);

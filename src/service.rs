@@ -9,11 +9,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use hrsync_actors::error::StoreError;
 use hrsync_actors::model::RunSummary;
 use hrsync_actors::root::{RootArgs, RootMsg, Supervisor};
 use hrsync_actors::spec::{SmtpSpec, TenantSpec};
 use hrsync_actors::status::StatusBoard;
-use hrsync_actors::error::StoreError;
 use hrsync_actors::store::Store;
 use hrsync_actors::upstream::RetryPolicy;
 use ractor::Actor;

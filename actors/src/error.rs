@@ -136,19 +136,27 @@ fn sled_message(e: &sled::Error) -> String {
 }
 
 fn is_disk_full(io: &std::io::Error) -> bool {
-    io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28) || io.to_string().contains("No space left")
+    io.kind() == std::io::ErrorKind::StorageFull
+        || io.raw_os_error() == Some(28)
+        || io.to_string().contains("No space left")
 }
 
 impl StoreError {
     /// Whether the store itself failed (disk full, I/O error, damaged), as opposed to a
     /// refused commit: the run cannot go on until a person (or free space) fixes it.
     pub fn is_storage(&self) -> bool {
-        matches!(self, StoreError::Sled(_) | StoreError::Damaged { .. } | StoreError::Reopen(_))
+        matches!(
+            self,
+            StoreError::Sled(_) | StoreError::Damaged { .. } | StoreError::Reopen(_)
+        )
     }
 
     /// sled cannot read the database at all (its own checks found it damaged).
     pub fn is_unreadable(&self) -> bool {
-        matches!(self, StoreError::Sled(sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)))
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Corruption { .. } | sled::Error::ReportableBug(_))
+        )
     }
 
     /// Another process holds the database (sled's file lock).

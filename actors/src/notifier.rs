@@ -151,7 +151,11 @@ fn enqueue(
         .ok()
         .flatten()
         .is_some_and(|at| now - at < DEDUP_WINDOW);
-    let queued_already = store.outbox().unwrap_or_default().iter().any(|(_, e)| e.signature == signature)
+    let queued_already = store
+        .outbox()
+        .unwrap_or_default()
+        .iter()
+        .any(|(_, e)| e.signature == signature)
         || state.unstored.iter().any(|e| e.signature == signature);
     if recent || queued_already {
         debug!(tenant = %state.args.tenant, subject = %email.subject, "already reported within 24 h; not emailed again");
@@ -186,7 +190,10 @@ async fn send_unstored(myself: &ActorRef<NotifierMsg>, state: &mut NotifierState
         if state.args.store.push_outbox(&email).is_ok() {
             continue;
         }
-        match mailer.send(&email.to, &email.subject, email.text.clone(), email.html.clone()).await {
+        match mailer
+            .send(&email.to, &email.subject, email.text.clone(), email.html.clone())
+            .await
+        {
             Ok(()) => {
                 info!(tenant = %state.args.tenant, to = %email.to, subject = %email.subject, "email sent (not queued: the store is failing)");
                 let tenant = state.args.tenant.clone();

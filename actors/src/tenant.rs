@@ -37,8 +37,8 @@ use crate::one_sync::{self, OneSyncError, OneSyncReport, SyncCtx};
 use crate::plan::PlanReport;
 use crate::quarantine::{Health, Transition};
 use crate::restart::{stopped_child, Backoff};
-use crate::run_storage;
 use crate::review::{self, Need, Review, ReviewSummary};
+use crate::run_storage;
 use crate::scim::ScimClient;
 use crate::spec::{TargetSpec, TenantSpec};
 use crate::status::{StatusBoard, TenantState};
@@ -438,7 +438,10 @@ impl Actor for TenantSupervisor {
             let storage = run_storage::storage_reason(&reason);
             if storage.is_some() || run.crashes >= MAX_CRASHES_PER_RUN {
                 let error = storage.unwrap_or_else(|| {
-                    format!("the sync crashed {} times in this run (last: {actor}: {reason})", run.crashes)
+                    format!(
+                        "the sync crashed {} times in this run (last: {actor}: {reason})",
+                        run.crashes
+                    )
                 });
                 finish_run(&myself, state, Ending::Failed { error, auth: false }).await?;
             }
@@ -770,12 +773,21 @@ fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState) ->
             }
         }
     }
-    let cursor = match state.args.store.recover().and_then(|()| state.args.store.begin_run(Utc::now())) {
+    let cursor = match state
+        .args
+        .store
+        .recover()
+        .and_then(|()| state.args.store.begin_run(Utc::now()))
+    {
         Ok(c) => c,
         Err(e) => {
             let gen = pipeline.generation;
             let ctx = unstarted_run(state, gen);
-            myself.cast(TenantMsg::RunFailed { run: ctx, error: e.to_string(), auth: false })?;
+            myself.cast(TenantMsg::RunFailed {
+                run: ctx,
+                error: e.to_string(),
+                auth: false,
+            })?;
             return Ok(());
         }
     };
@@ -948,16 +960,35 @@ async fn approve_review(
 /// answers the waiters with a failed summary.
 fn unstarted_run(state: &mut TenantSupervisorState, generation: u64) -> RunCtx {
     state.run_requested = false;
-    let run_id = state.args.store.cursor().ok().flatten().map_or(0, |c| c.run_id + u64::from(c.complete));
-    let ctx = RunCtx { tenant: state.args.spec.id.clone(), run_id, started_at: Utc::now(), generation };
+    let run_id = state
+        .args
+        .store
+        .cursor()
+        .ok()
+        .flatten()
+        .map_or(0, |c| c.run_id + u64::from(c.complete));
+    let ctx = RunCtx {
+        tenant: state.args.spec.id.clone(),
+        run_id,
+        started_at: Utc::now(),
+        generation,
+    };
     let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
     let baseline = Traffic::now(&state.args.resources);
-    state.run = Some(ActiveRun { ctx: ctx.clone(), baseline, crashes });
+    state.run = Some(ActiveRun {
+        ctx: ctx.clone(),
+        baseline,
+        crashes,
+    });
     ctx
 }
 
 /// Ends, failed, a run the store kept from starting.
-async fn fail_unstarted(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorState, error: String) -> Result<(), ActorProcessingErr> {
+async fn fail_unstarted(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+    error: String,
+) -> Result<(), ActorProcessingErr> {
     if state.run.is_none() && (state.run_requested || !state.waiters.is_empty()) {
         unstarted_run(state, 0);
     }

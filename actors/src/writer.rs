@@ -549,6 +549,22 @@ async fn apply_item(
         None
     };
     let app_id = match action {
+        // A leaver on a first sync: never created; an active app user of theirs (left from
+        // before a rebaseline, or imported) is adopted and deactivated at the end of the run,
+        // through the brake.
+        Action::Create if !user.active => {
+            let existing = match directory {
+                Some(d) => d.by_external_id.get(&user.external_id).cloned(),
+                None => scim.find_by_external_id(&user.external_id).await?,
+            };
+            if let Some(existing) = existing.filter(|u| u.active) {
+                let mut state = new_state(&existing.id, "", &user, None);
+                state.active = true;
+                store.put_employee(&user.external_id, &state)?;
+                store.add_pending_deactivation(&user.external_id, "terminated in UKG")?;
+            }
+            return Ok(counts);
+        }
         // On a first sync, a user whose manager comes later is created at the end of the
         // run, manager included: one POST instead of a POST and a PATCH.
         Action::Create if directory.is_some() && manager_app.is_none() && user.manager_external_id.is_some() => {

@@ -341,14 +341,24 @@ impl Shared {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .ok_or_else(|| StoreError::Reopen("the state database is closed after a storage failure; it is reopened at the next run".into()))
+            .ok_or_else(|| {
+                StoreError::Reopen(
+                    "the state database is closed after a storage failure; it is reopened at the next run".into(),
+                )
+            })
     }
 
     /// Whether the database still works (a flush succeeds); if not, closes it and opens it
     /// again. Errors when it still cannot be used (the disk is still full, say).
     fn recover(&self) -> Result<(), StoreError> {
         let healthy = |db: &sled::Db| db.flush().is_ok();
-        if self.db.read().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(healthy) {
+        if self
+            .db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(healthy)
+        {
             return Ok(());
         }
         let Some(dir) = &self.dir else {
