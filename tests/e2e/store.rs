@@ -9,6 +9,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use crate::harness::{ukg_sim, Run, ScimServer, Setup, TenantConf};
+use crate::proxy::KillProxy;
 
 fn data_dir(setup: &Setup) -> std::path::PathBuf {
     setup.dir.path().join("data")
@@ -111,4 +112,58 @@ async fn zeroed_bytes_in_the_database_are_refused_then_rebaseline_adopts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_truncated_database_is_refused_then_rebaseline_adopts() {
     damaged_store_is_refused_then_rebaseline_adopts(truncate_half, "truncated").await;
+}
+
+/// A run the app stops on page 3 reports, as updated, the updates the app received before
+/// (main reported 0: a failed run's summary dropped its committed counts); the next run
+/// applies the rest, and the two together updated every employee once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_reports_what_it_committed() {
+    let id = "halfway";
+    let (ukg, data) = ukg_sim(60, 29, "halfway.example", "pw-h", "KEYH").await;
+    let scim = ScimServer::start(&[id], "tok-h").await;
+    let proxy = KillProxy::start(&format!("http://127.0.0.1:{}", scim.port)).await;
+    let tenant = TenantConf {
+        id: id.into(),
+        ukg_base: ukg.base_url(),
+        scim_base: proxy.base_url(id),
+        page_size: 10,
+        ukg_password: "pw-h".into(),
+        ukg_api_key: "KEYH".into(),
+        scim_token: "tok-h".into(),
+    };
+    let setup = Setup::new(&[&tenant]);
+    setup.sync(id).await.assert_ok();
+    let active: Vec<String> = data
+        .employees
+        .iter()
+        .filter(|e| e.status != "T")
+        .map(|e| e.employee_id.clone())
+        .collect();
+    for e in &active {
+        assert!(ukg.update(e, |x| x.job_title = Some(format!("Senior {}", x.job_title.clone().unwrap_or_default()))));
+    }
+
+    // Pages of 10: the updates of pages 1 and 2 and a few of page 3 go through.
+    let first = proxy.request_count();
+    proxy.fail_writes_after(24, 401);
+    let failed = setup.sync(id).await;
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    let received = proxy
+        .log()
+        .iter()
+        .skip(first)
+        .filter(|r| r.method == "PUT" && r.status == 200)
+        .count() as u64;
+    assert!(received >= 20, "the app received {received} updates");
+    assert_eq!(failed.count("updated"), received, "updated = what the app received: {failed:?}");
+
+    proxy.heal();
+    let next = setup.sync(id).await;
+    next.assert_ok();
+    assert_eq!(
+        received + next.count("updated"),
+        active.len() as u64,
+        "every active employee updated once over both runs: {next:?}"
+    );
 }
