@@ -141,7 +141,8 @@ async fn a_failed_run_reports_what_it_committed() {
         .map(|e| e.employee_id.clone())
         .collect();
     for e in &active {
-        assert!(ukg.update(e, |x| x.job_title = Some(format!("Senior {}", x.job_title.clone().unwrap_or_default()))));
+        assert!(ukg.update(e, |x| x.job_title =
+            Some(format!("Senior {}", x.job_title.clone().unwrap_or_default()))));
     }
 
     // Pages of 10: the updates of pages 1 and 2 and a few of page 3 go through.
@@ -156,7 +157,11 @@ async fn a_failed_run_reports_what_it_committed() {
         .filter(|r| r.method == "PUT" && r.status == 200)
         .count() as u64;
     assert!(received >= 20, "the app received {received} updates");
-    assert_eq!(failed.count("updated"), received, "updated = what the app received: {failed:?}");
+    assert_eq!(
+        failed.count("updated"),
+        received,
+        "updated = what the app received: {failed:?}"
+    );
 
     proxy.heal();
     let next = setup.sync(id).await;
