@@ -35,6 +35,8 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
             "storage: the state database in {} is damaged and cannot be read. Restore the data directory from a backup (with hrsync stopped), or move it aside and start afresh: `hrsync rebaseline --config FILE --all` (each tenant's next run adopts the app's users by externalId)",
             dir.display()
         )),
+        // A full disk or an I/O error says so itself, with the fix.
+        Err(e) if e.is_storage() && !e.is_in_use() => Err(anyhow!(e)),
         Err(e) => Err(anyhow!(e)).with_context(|| {
             format!(
                 "cannot open the state database in {} (is another hrsync process using this data_dir? While `hrsync run` is up, use its admin API: POST /tenants/ID/sync or /approve, and `hrsync status`)",
