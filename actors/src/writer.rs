@@ -809,6 +809,7 @@ async fn create_deferred(
 
 /// Creates one deferred user (with its manager when it now exists) and records it; the
 /// pending entry goes either way (a failed one is planned again next run).
+#[allow(clippy::too_many_arguments)]
 async fn create_one_deferred(
     scim: &ScimClient,
     store: &dyn ProgressStore,

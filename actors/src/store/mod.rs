@@ -380,6 +380,9 @@ impl Shared {
     }
 }
 
+/// Entries of a tenant's tree: keys without their kind, values.
+type Entries = Box<dyn DoubleEndedIterator<Item = Result<(Vec<u8>, sled::IVec), StoreError>>>;
+
 /// One tenant's tree.
 struct SledTenant {
     shared: Arc<Shared>,
@@ -398,11 +401,7 @@ impl SledTenant {
     }
 
     /// The entries of `kind` whose key starts with `sub`, keys without the kind.
-    fn entries(
-        &self,
-        kind: &'static [u8],
-        sub: &[u8],
-    ) -> Box<dyn DoubleEndedIterator<Item = Result<(Vec<u8>, sled::IVec), StoreError>>> {
+    fn entries(&self, kind: &'static [u8], sub: &[u8]) -> Entries {
         match self.tree() {
             Ok(tree) => Box::new(tree.scan_prefix(key(kind, sub)).map(move |kv| {
                 let (k, v) = kv?;

@@ -171,7 +171,9 @@ fn per_kind_trees_of_the_former_layout_are_moved_into_the_tenants_tree() {
     assert_eq!(acme.last_roster_size().unwrap(), None);
     assert_eq!(store.tenant("globex").unwrap().last_roster_size().unwrap(), Some(42));
     let names: Vec<String> = store
-        .db
+        .shared
+        .db()
+        .unwrap()
         .tree_names()
         .iter()
         .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -179,6 +181,98 @@ fn per_kind_trees_of_the_former_layout_are_moved_into_the_tenants_tree() {
     assert!(names.iter().all(|n| !n.contains('/')), "old trees dropped: {names:?}");
     assert!(names.contains(&"acme".to_string()) && names.contains(&"globex".to_string()));
     // Opening again finds nothing left to move.
-    let again = Store::from_db(store.db.clone()).unwrap();
+    let again = Store::from_db(store.shared.db().unwrap()).unwrap();
     assert_eq!(again.tenant("acme").unwrap().employee_count(), 1);
+}
+
+#[test]
+fn writes_are_counted_as_recorded_and_belong_to_their_run() {
+    let store = Store::temporary().unwrap();
+    let t = store.tenant("t").unwrap();
+    let state = EmployeeState {
+        app_id: "u".into(),
+        hash: "h".into(),
+        active: true,
+        manager: None,
+        user: None,
+        applied_at: Utc::now(),
+    };
+    let created = Counts {
+        created: 1,
+        ..Counts::default()
+    };
+    t.begin_run(Utc::now()).unwrap();
+    t.record_applied("E1", &state, 1, &created).unwrap();
+    t.record_applied("E2", &state, 1, &created).unwrap();
+    // Outside a run: the state only.
+    t.record_applied("E3", &state, 0, &created).unwrap();
+    assert_eq!(t.employee_count(), 3);
+    // A page adds what it read; the writes recorded before (by this process or a killed
+    // one) stay counted.
+    let page = Counts {
+        read: 10,
+        unchanged: 7,
+        ..Counts::default()
+    };
+    let c = t.commit_page(1, 1, &page, &[], &[]).unwrap();
+    assert_eq!((c.counts.created, c.counts.read), (2, 10));
+    assert_eq!(
+        t.begin_run(Utc::now()).unwrap().counts.created,
+        2,
+        "resumed with its counts"
+    );
+    t.record_applied("E4", &state, 1, &created).unwrap();
+    assert_eq!(t.cursor().unwrap().unwrap().counts.created, 3);
+    t.finish_run(&summary(1)).unwrap();
+    // The next run starts from zero.
+    assert_eq!(t.begin_run(Utc::now()).unwrap().counts.created, 0);
+}
+
+#[test]
+fn a_store_that_lost_its_last_run_is_refused_and_rebaseline_starts_the_tenant_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.tenant("acme").unwrap();
+        t.begin_run(Utc::now()).unwrap();
+        t.finish_run(&summary(1)).unwrap();
+        // What sled's recovery does to a damaged log: the tail (here the run record) is gone.
+        store
+            .shared
+            .db()
+            .unwrap()
+            .open_tree("acme")
+            .unwrap()
+            .remove(key(RUNS, &1u64.to_be_bytes()))
+            .unwrap();
+        store.shared.db().unwrap().flush().unwrap();
+    }
+    let refused = Store::open(dir.path()).err().expect("refused");
+    assert!(matches!(refused, StoreError::Damaged { .. }), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("tenant acme: the record of its last run (1) is missing"),
+        "{refused}"
+    );
+    Store::open_unchecked(dir.path()).unwrap().rebaseline("acme").unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.tenant("acme").unwrap().cursor().unwrap(),
+        None,
+        "acme starts afresh"
+    );
+}
+
+#[test]
+fn a_database_without_its_header_beside_a_ledger_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let ledger = std::fs::read(dir.path().join(integrity::LEDGER_FILE)).unwrap();
+    // A database emptied (truncated) under its ledger.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(dir.path().join(integrity::LEDGER_FILE), ledger).unwrap();
+    let refused = Store::open(dir.path()).err().expect("refused");
+    assert!(refused.to_string().contains("store header is missing"), "{refused}");
 }
