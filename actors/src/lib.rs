@@ -33,6 +33,7 @@ pub mod one_sync;
 pub mod plan;
 pub mod quarantine;
 pub mod report;
+pub mod resources;
 pub mod restart;
 pub mod review;
 pub mod root;

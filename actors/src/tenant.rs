@@ -36,6 +36,7 @@ use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
 use crate::one_sync::{self, OneSyncError, OneSyncReport, SyncCtx};
 use crate::plan::PlanReport;
 use crate::quarantine::{Health, Transition};
+pub use crate::resources::TenantResources;
 use crate::restart::{stopped_child, Backoff};
 use crate::review::{self, Need, Review, ReviewSummary};
 use crate::run_storage;
@@ -44,7 +45,7 @@ use crate::spec::{TargetSpec, TenantSpec};
 use crate::status::{StatusBoard, TenantState};
 use crate::store::ProgressStore;
 use crate::ukg::UkgClient;
-use crate::upstream::{self, Counters, Limiter, RetryPolicy};
+use crate::upstream::RetryPolicy;
 use crate::writer::{RosterWriter, Writer, WriterArgs, WriterMsg};
 
 /// Pipeline crashes within one run after which the run is reported failed.
@@ -109,32 +110,6 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::SyncEmployee { employee_id, .. } => write!(f, "SyncEmployee({employee_id})"),
             TenantMsg::FeedTick => write!(f, "FeedTick"),
             TenantMsg::FeedStep => write!(f, "FeedStep"),
-        }
-    }
-}
-
-/// A tenant's rate limiters and request counters: created once per process, so that
-/// restarting any actor never resets a quota.
-#[derive(Clone)]
-pub struct TenantResources {
-    pub ukg_limiter: Arc<Limiter>,
-    pub scim_limiter: Arc<Limiter>,
-    pub ukg_counters: Arc<Counters>,
-    pub scim_counters: Arc<Counters>,
-}
-
-impl TenantResources {
-    pub fn new(spec: &TenantSpec) -> Self {
-        // A file target makes no SCIM requests; its limiter is never asked.
-        let (scim_rps, scim_burst) = spec
-            .target
-            .scim()
-            .map_or((1, None), |s| (s.requests_per_second, s.burst));
-        TenantResources {
-            ukg_limiter: upstream::limiter(spec.ukg.requests_per_second, spec.ukg.burst),
-            scim_limiter: upstream::limiter(scim_rps, scim_burst),
-            ukg_counters: Arc::default(),
-            scim_counters: Arc::default(),
         }
     }
 }
