@@ -549,9 +549,8 @@ async fn apply_item(
         None
     };
     let app_id = match action {
-        // A leaver on a first sync: never created; an active app user of theirs (left from
-        // before a rebaseline, or imported) is adopted and deactivated at the end of the run,
-        // through the brake.
+        // A leaver after a rebaseline: never created; an active app user of theirs is
+        // adopted and deactivated at the end of the run, through the brake.
         Action::Create if !user.active => {
             let existing = match directory {
                 Some(d) => d.by_external_id.get(&user.external_id).cloned(),

@@ -191,6 +191,9 @@ pub trait ProgressStore: Send + Sync {
     fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Whether the tenant was started afresh by `hrsync rebaseline` and has not completed a
+    /// run since: its runs then also adopt (to deactivate) the active app users of leavers.
+    fn rebaselined(&self) -> Result<bool, StoreError>;
     /// Checks that the store works and, after a storage failure (sled's I/O errors are
     /// sticky: a full disk fails every later operation, even once space is back), reopens
     /// it. Errors while it still cannot be used.
@@ -302,6 +305,7 @@ impl Store {
     pub fn rebaseline(&self, tenant: &str) -> Result<(), StoreError> {
         let db = self.shared.db()?;
         db.drop_tree(tenant)?;
+        db.open_tree(tenant)?.insert(key(META, REBASELINED), b"1".as_slice())?;
         db.flush()?;
         if let Some(dir) = &self.shared.dir {
             let _guard = self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
@@ -449,6 +453,7 @@ const FINGERPRINT: &[u8] = b"fingerprint";
 const STAGED_RUN: &[u8] = b"staged_run";
 const FEED: &[u8] = b"feed";
 const TALLY: &[u8] = b"tally";
+const REBASELINED: &[u8] = b"rebaselined";
 
 /// The writes of one run counted as they were recorded ([`ProgressStore::record_applied`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -850,6 +855,9 @@ impl ProgressStore for SledTenant {
                 }
             }
             tree.insert(run_key.as_slice(), encode(summary))?;
+            if summary.outcome != crate::model::Outcome::Failed {
+                tree.remove(key(META, REBASELINED))?;
+            }
             Ok(())
         })?;
         // The ledger names the run only once its record is on disk.
@@ -944,6 +952,10 @@ impl ProgressStore for SledTenant {
             self.shared.db()?.flush_async().await?;
             Ok(())
         })
+    }
+
+    fn rebaselined(&self) -> Result<bool, StoreError> {
+        Ok(self.get(META, REBASELINED)?.is_some())
     }
 
     fn recover(&self) -> Result<(), StoreError> {
