@@ -1,4 +1,5 @@
-//! The command line: `run`, `sync`, `plan`, `approve`, `status`, `check`, `tenant add`, `demo`.
+//! The command line: `run`, `sync`, `plan`, `approve`, `status`, `check`, `rebaseline`,
+//! `tenant add`, `demo`.
 
 use std::path::PathBuf;
 
@@ -102,6 +103,23 @@ pub enum Command {
         /// (e.g. in a deploy pipeline).
         #[arg(long)]
         config_only: bool,
+    },
+    /// Start a tenant afresh after its state was damaged or lost (the commands refuse a
+    /// damaged state database and name this fix). Its next run is a first sync: it adopts the
+    /// app's existing users by externalId (then userName), creates nobody twice, and
+    /// deactivates the leavers it finds. Prefer restoring the data directory from a backup.
+    /// Run it with `hrsync run` stopped.
+    Rebaseline {
+        /// The config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The tenant to start afresh (its state is dropped; other tenants keep theirs).
+        #[arg(long, short, required_unless_present = "all", conflicts_with = "all")]
+        tenant: Option<String>,
+        /// The database cannot be opened at all: move the whole data directory aside (to
+        /// `DATA_DIR.corrupt-<timestamp>`, never deleted) and start every tenant afresh.
+        #[arg(long)]
+        all: bool,
     },
     /// Manage the config file's tenants (`hrsync tenant add`).
     Tenant {

@@ -10,7 +10,7 @@ use hrsync_actors::ukg::UkgClient;
 
 use crate::cli::{Command, LogFormatArg, TenantCommand};
 use crate::config::{self, LogFormat, Settings};
-use crate::{check, demo, service, shutdown, status_table, telemetry, tenant_add};
+use crate::{check, demo, rebaseline, service, shutdown, status_table, telemetry, tenant_add};
 
 /// Runs one command; `Err` is printed as one line and exits 1.
 pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -198,6 +198,13 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Rebaseline { config, tenant, all } => {
+            let settings = load(&config)?;
+            if let Some(id) = &tenant {
+                tenant_spec(&settings, &config, id)?;
+            }
+            rebaseline::run(&settings.service.data_dir, tenant.as_deref(), all)
         }
         Command::Tenant {
             command: TenantCommand::Add(args),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod employee_sync;
 pub mod http;
+pub mod rebaseline;
 pub mod service;
 pub mod shutdown;
 pub mod status_table;

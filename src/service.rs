@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use hrsync_actors::error::StoreError;
 use hrsync_actors::misconfigured::MisconfiguredTenant;
 use hrsync_actors::model::RunSummary;
 use hrsync_actors::root::{RootArgs, RootMsg, Supervisor};
@@ -24,15 +25,26 @@ use crate::config::Settings;
 /// How long a clean stop may take before the process gives up waiting.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens the process's state database, explaining the usual cause of failure.
+/// Opens the process's state database, explaining the usual cause of failure. A damaged
+/// database is refused with one line: what is wrong and the fix.
 pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data_dir {}", dir.display()))?;
-    Store::open(dir).with_context(|| {
-        format!(
-            "cannot open the state database in {} (is another hrsync process using this data_dir? While `hrsync run` is up, use its admin API: POST /tenants/ID/sync or /approve, and `hrsync status`)",
+    match Store::open(dir) {
+        Ok(store) => Ok(store),
+        Err(e @ StoreError::Damaged { .. }) => Err(anyhow!(e)),
+        Err(e) if e.is_unreadable() => Err(anyhow!(
+            "storage: the state database in {} is damaged and cannot be read. Restore the data directory from a backup (with hrsync stopped), or move it aside and start afresh: `hrsync rebaseline --config FILE --all` (each tenant's next run adopts the app's users by externalId)",
             dir.display()
-        )
-    })
+        )),
+        // A full disk or an I/O error says so itself, with the fix.
+        Err(e) if e.is_storage() && !e.is_in_use() => Err(anyhow!(e)),
+        Err(e) => Err(anyhow!(e)).with_context(|| {
+            format!(
+                "cannot open the state database in {} (is another hrsync process using this data_dir? While `hrsync run` is up, use its admin API: POST /tenants/ID/sync or /approve, and `hrsync status`)",
+                dir.display()
+            )
+        }),
+    }
 }
 
 /// `hrsync run`: every tenant on its schedule, the HTTP face on `listener`, until `shutdown`.

@@ -205,7 +205,7 @@ pub async fn approve_held(store: &dyn ProgressStore, scim: &ScimClient, run_id: 
                     });
                     continue;
                 }
-                match deactivate(scim, store, &d.employee_id, state).await {
+                match deactivate(scim, store, &d.employee_id, state, 0).await {
                     Ok(()) => out.deactivated.push(d.employee_id),
                     Err(WriteError::Store(e)) => return Err(e.into()),
                     Err(WriteError::Scim(e)) => out.failed.push(RecordFailure {

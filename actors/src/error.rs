@@ -99,8 +99,16 @@ impl ScimError {
 /// A failure of the local store.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("store error: {0}")]
+    /// sled failed; a full disk reads "storage: no space left on device …" with the fix.
+    #[error("{}", sled_message(.0))]
     Sled(#[from] sled::Error),
+    /// The database opened is not the one written (sled silently dropped part of its log,
+    /// or it is unreadable): refused, never started afresh.
+    #[error("storage: the state database in {dir} is damaged: {what}. Restore the data directory from a backup (with hrsync stopped), or start afresh: `hrsync rebaseline --config FILE --tenant ID` (the tenant's next run adopts the app's users by externalId; `--all` moves an unreadable database aside)")]
+    Damaged { dir: String, what: String },
+    /// The database was closed after a storage failure and is not open again yet.
+    #[error("storage: {0}")]
+    Reopen(String),
     #[error("store holds an unreadable record under {key}: {detail}")]
     Corrupt { key: String, detail: String },
     /// A commit for a run that is already closed (or older than the current one): the work
@@ -115,6 +123,50 @@ pub enum StoreError {
         committed_run: u64,
         committed_page: u32,
     },
+}
+
+/// How a sled error reads: a full disk says so, with the fix.
+fn sled_message(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if is_disk_full(io) => {
+            "storage: no space left on device in the data directory (data_dir); free space there (or grow the volume): the next run resumes from the last committed page".to_string()
+        }
+        sled::Error::Io(io) => format!("storage: I/O error in the data directory (data_dir): {io}"),
+        sled::Error::Corruption { .. } => format!(
+            "storage: the state database is damaged ({e}); restore the data directory from a backup, or start afresh with `hrsync rebaseline`"
+        ),
+        other => format!("store error: {other}"),
+    }
+}
+
+fn is_disk_full(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::StorageFull
+        || io.raw_os_error() == Some(28)
+        || io.to_string().contains("No space left")
+}
+
+impl StoreError {
+    /// Whether the store itself failed (disk full, I/O error, damaged), as opposed to a
+    /// refused commit: the run cannot go on until a person (or free space) fixes it.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(_) | StoreError::Damaged { .. } | StoreError::Reopen(_)
+        )
+    }
+
+    /// sled cannot read the database at all (its own checks found it damaged).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Corruption { .. } | sled::Error::ReportableBug(_))
+        )
+    }
+
+    /// Another process holds the database (sled's file lock).
+    pub fn is_in_use(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock"))
+    }
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {

@@ -144,6 +144,10 @@ async fn apply_page(mut plan: PagePlan, state: &mut FileWriterState) -> Result<(
 fn stage(store: &dyn ProgressStore, item: PlanItem) -> Result<Counts, StoreError> {
     let PlanItem { user, hash, action, .. } = item;
     let mut counts = Counts::default();
+    if action == Action::Create && !user.active {
+        // A leaver never in a file (planned after a rebaseline): no row.
+        return Ok(counts);
+    }
     match action {
         Action::Create => counts.created += 1,
         Action::Update { .. } => counts.updated += 1,

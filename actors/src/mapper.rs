@@ -179,6 +179,9 @@ pub fn plan_employees(
     let mut unchanged = 0;
     let read = (employees.len() + failures.len()) as u64;
     let seen = employees.iter().map(|e| e.employee_id.clone()).collect();
+    // A tenant started afresh by `hrsync rebaseline` also looks for its leavers in the app:
+    // the writer adopts an active user of theirs and deactivates it.
+    let adopt_leavers = store.rebaselined()?;
     for employee in employees {
         let id = &employee.employee_id;
         if let Some(rule) = scope.excluded_by(employee) {
@@ -233,8 +236,9 @@ pub fn plan_employees(
         let hash = content_hash(&user);
         let prior = store.employee(id)?;
         let action = match &prior {
-            // A leaver hrsync never synced: nothing to create.
-            None if !user.active => None,
+            // A leaver hrsync never synced: nothing to create (after a rebaseline, the
+            // writer only adopts an active app user of theirs, to deactivate it).
+            None if !user.active => adopt_leavers.then_some(Action::Create),
             None => Some(Action::Create),
             Some(p) if !user.active => p.active.then(|| Action::Deactivate {
                 app_id: p.app_id.clone(),

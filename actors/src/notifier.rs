@@ -11,7 +11,9 @@
 //! Every email first goes to the tenant's outbox in the store, then out through SMTP; a
 //! failing SMTP server never blocks the sync: the email stays queued and is retried with
 //! backoff (1 min doubling to 1 h) until sent or 3 days old. The same failure signature is
-//! mailed at most once per 24 h, however often the run fails.
+//! mailed at most once per 24 h, however often the run fails. When the outbox cannot be
+//! written (the store failed: a full disk), the email is kept in memory instead and sent
+//! from there (retried every minute); it moves to the outbox once the store works again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +65,8 @@ pub struct NotifierState {
     args: NotifierArgs,
     /// A `Retry` is already scheduled.
     retry_scheduled: bool,
+    /// Emails the outbox could not take (the store failed), oldest first.
+    unstored: Vec<OutboxEmail>,
 }
 
 impl Actor for Notifier {
@@ -78,6 +82,7 @@ impl Actor for Notifier {
         Ok(NotifierState {
             args,
             retry_scheduled: false,
+            unstored: Vec::new(),
         })
     }
 
@@ -128,7 +133,7 @@ impl Actor for Notifier {
 fn on_run_ended(state: &mut NotifierState, s: &RunSummary, now: DateTime<Utc>) -> Result<(), ActorProcessingErr> {
     let store = &state.args.store;
     if s.outcome == Outcome::Ok {
-        if store.failing_reported()? {
+        if store.failing_reported().unwrap_or(false) {
             store.set_failing_reported(false)?;
             enqueue(state, recovery_report(s), format!("recovery-{}", s.run_id), now)?;
         }
@@ -143,7 +148,9 @@ fn on_run_ended(state: &mut NotifierState, s: &RunSummary, now: DateTime<Utc>) -
     };
     // A held run is no failure: the next good run sends no "recovered" email for it.
     if s.outcome != Outcome::Held {
-        store.set_failing_reported(true)?;
+        if let Err(e) = store.set_failing_reported(true) {
+            warn!(tenant = %state.args.tenant, error = %e, "cannot record that a failure was reported");
+        }
     }
     enqueue(state, email, signature(s), now)
 }
@@ -156,10 +163,19 @@ fn enqueue(
     now: DateTime<Utc>,
 ) -> Result<(), ActorProcessingErr> {
     let store = &state.args.store;
+    // A store that cannot be read (it failed) de-duplicates nothing: better twice than never.
     let recent = store
-        .mail_sent_at(&signature)?
+        .mail_sent_at(&signature)
+        .ok()
+        .flatten()
         .is_some_and(|at| now - at < DEDUP_WINDOW);
-    if recent || store.outbox()?.iter().any(|(_, e)| e.signature == signature) {
+    let queued_already = store
+        .outbox()
+        .unwrap_or_default()
+        .iter()
+        .any(|(_, e)| e.signature == signature)
+        || state.unstored.iter().any(|e| e.signature == signature);
+    if recent || queued_already {
         debug!(tenant = %state.args.tenant, subject = %email.subject, "already reported within 24 h; not emailed again");
         return Ok(());
     }
@@ -180,8 +196,39 @@ fn enqueue(
         info!(tenant = %state.args.tenant, subject = %queued.subject, "no [smtp] configured; report only logged");
         return Ok(());
     }
-    state.args.store.push_outbox(&queued)?;
+    if let Err(e) = state.args.store.push_outbox(&queued) {
+        warn!(tenant = %state.args.tenant, error = %e, subject = %queued.subject, "cannot queue the email in the store; sending it from memory");
+        state.unstored.push(queued);
+    }
     Ok(())
+}
+
+/// Moves the emails kept in memory to the outbox once the store takes them again, or else
+/// sends them directly; those that fail stay for the next retry.
+async fn send_unstored(myself: &ActorRef<NotifierMsg>, state: &mut NotifierState, mailer: &Mailer) {
+    for email in std::mem::take(&mut state.unstored) {
+        if state.args.store.push_outbox(&email).is_ok() {
+            continue;
+        }
+        match mailer
+            .send(&email.to, &email.subject, email.text.clone(), email.html.clone())
+            .await
+        {
+            Ok(()) => {
+                info!(tenant = %state.args.tenant, to = %email.to, subject = %email.subject, "email sent (not queued: the store is failing)");
+                let tenant = state.args.tenant.clone();
+                state.args.status.update(&tenant, |s| s.emails_sent += 1);
+            }
+            Err(e) => {
+                warn!(tenant = %state.args.tenant, error = %e, "email not sent; kept in memory for retry");
+                state.unstored.push(email);
+            }
+        }
+    }
+    if !state.unstored.is_empty() && !state.retry_scheduled {
+        myself.send_after(Duration::from_secs(60), || NotifierMsg::Retry);
+        state.retry_scheduled = true;
+    }
 }
 
 /// Sends every queued email that is due; reschedules itself for the rest.
@@ -189,10 +236,18 @@ async fn send_due(myself: &ActorRef<NotifierMsg>, state: &mut NotifierState) -> 
     let Some(mailer) = state.args.mailer.clone() else {
         return Ok(());
     };
+    send_unstored(myself, state, &mailer).await;
     let store = state.args.store.clone();
     let tenant = state.args.tenant.clone();
     let mut next_due: Option<DateTime<Utc>> = None;
-    for (id, mut email) in store.outbox()? {
+    let queued = match store.outbox() {
+        Ok(q) => q,
+        Err(e) => {
+            warn!(tenant = %tenant, error = %e, "cannot read the outbox");
+            Vec::new()
+        }
+    };
+    for (id, mut email) in queued {
         let now = Utc::now();
         if now - email.created_at > EXPIRY {
             warn!(tenant = %tenant, subject = %email.subject, attempts = email.attempts, "email expired unsent; dropped");
@@ -231,7 +286,9 @@ async fn send_due(myself: &ActorRef<NotifierMsg>, state: &mut NotifierState) -> 
             }
         }
     }
-    store.flush().await?;
+    if let Err(e) = store.flush().await {
+        warn!(tenant = %tenant, error = %e, "cannot flush the outbox");
+    }
     if let (Some(due), false) = (next_due, state.retry_scheduled) {
         let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         myself.send_after(wait, || NotifierMsg::Retry);

@@ -484,7 +484,7 @@ async fn apply_employee(
     // written, or would close a cycle): try it now, as a run's second pass would.
     let pending = store.pending_links()?.into_iter().find(|(e, _)| *e == id);
     if let Some((_, manager)) = pending {
-        match link_one(&id, &manager, ctx.scim, store).await {
+        match link_one(&id, &manager, ctx.scim, store, 0).await {
             Ok(_) => {}
             Err(WriteError::Store(e)) => return Err(e.into()),
             Err(WriteError::Scim(e)) if e.is_fatal_for_run() => return Err(e.into()),

@@ -70,7 +70,7 @@ pub(crate) async fn recreate_missing(
     }
     info!(tenant = %run.tenant, run = run.run_id, missing = missing.len(), "applied users missing from the app; recreating them");
     let drained = drain_writes(missing, concurrency, store, Some(FLUSH_EVERY), |id| async move {
-        let result = recreate_one(scim, store, &id).await;
+        let result = recreate_one(scim, store, &id, run.run_id).await;
         (id, result)
     })
     .await?;
@@ -103,7 +103,12 @@ pub(crate) async fn recreate_missing(
 
 /// Creates one missing user again (or adopts it by externalId) with the attributes hrsync
 /// last applied, and records the new id. Ok(false) when there is nothing to do any more.
-async fn recreate_one(scim: &ScimClient, store: &dyn ProgressStore, employee_id: &str) -> Result<bool, WriteError> {
+async fn recreate_one(
+    scim: &ScimClient,
+    store: &dyn ProgressStore,
+    employee_id: &str,
+    run_id: u64,
+) -> Result<bool, WriteError> {
     let Some(state) = store.employee(employee_id)?.filter(|s| s.active) else {
         return Ok(false);
     };
@@ -118,7 +123,17 @@ async fn recreate_one(scim: &ScimClient, store: &dyn ProgressStore, employee_id:
         .is_some()
         .then(|| user.manager_external_id.clone())
         .flatten();
-    store.put_employee(employee_id, &new_state(&app_id, &state.hash, &user, linked))?;
+    // Recorded with its count in one write, so the run's summary counts it across resumes.
+    let counts = Counts {
+        recreated: 1,
+        ..Counts::default()
+    };
+    store.record_applied(
+        employee_id,
+        &new_state(&app_id, &state.hash, &user, linked),
+        run_id,
+        &counts,
+    )?;
     if let (None, Some(m)) = (&manager_app, &user.manager_external_id) {
         store.add_pending_link(employee_id, m)?;
     }

@@ -116,15 +116,10 @@ pub(crate) async fn finish_run(
             let t = state
                 .health
                 .failed(&error, auth, state.args.spec.quarantine_after, Utc::now());
-            (
-                Outcome::Failed,
-                Counts::default(),
-                Vec::new(),
-                Vec::new(),
-                Some(error),
-                0,
-                t,
-            )
+            // What the run confirmed before it failed (across resumes) still counts.
+            let (counts, failures, excluded, pages) =
+                crate::run_storage::committed(state.args.store.as_ref(), run.ctx.run_id);
+            (Outcome::Failed, counts, failures, excluded, Some(error), pages, t)
         }
     };
     let failures_in_a_row = state.health.consecutive_failures;
@@ -161,8 +156,14 @@ pub(crate) async fn finish_run(
     let base = state.health.next_delay(state.args.spec.schedule);
     let delay = base + random_up_to((base / 20).min(Duration::from_secs(900)));
     state.health.set_due(Utc::now(), delay);
-    state.args.store.finish_run(&summary)?;
-    state.args.store.set_health(&state.health)?;
+    // A store that fails (full disk) must not keep the run from ending: its summary still
+    // goes to the waiters and the contact.
+    if let Err(e) = state.args.store.finish_run(&summary) {
+        warn!(tenant = %tenant, run = summary.run_id, error = %e, "cannot record the run's summary");
+    }
+    if let Err(e) = state.args.store.set_health(&state.health) {
+        warn!(tenant = %tenant, run = summary.run_id, error = %e, "cannot record the tenant's run health");
+    }
     if summary.outcome != Outcome::Failed {
         // This configuration is now applied; an approved review is used up.
         let store = state.args.store.as_ref();
@@ -172,7 +173,9 @@ pub(crate) async fn finish_run(
         }
         state.args.status.update(&summary.tenant, |s| s.review = None);
     }
-    state.args.store.flush().await?;
+    if let Err(e) = state.args.store.flush().await {
+        warn!(tenant = %tenant, run = summary.run_id, error = %e, "cannot flush the store");
+    }
     let c = &summary.counts;
     match &summary.error {
         None => {

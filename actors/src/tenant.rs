@@ -40,16 +40,18 @@ use crate::notifier::{Notifier, NotifierArgs, NotifierMsg};
 use crate::one_sync::{self, OneSyncError, OneSyncReport, SyncCtx};
 use crate::plan::PlanReport;
 use crate::quarantine::Health;
+pub use crate::resources::TenantResources;
 use crate::restart::{stopped_child, Backoff};
 use crate::review::{self, Need};
 use crate::review_actor::{approve_review, end_review, finish_review, start_review, ReviewMsg};
 use crate::run_end::{self, finish_run, Ending};
+use crate::run_storage;
 use crate::scim::ScimClient;
 use crate::spec::{TargetSpec, TenantSpec};
 use crate::status::{StatusBoard, TenantState};
 use crate::store::ProgressStore;
 use crate::ukg::UkgClient;
-use crate::upstream::{self, Counters, Limiter, RetryPolicy};
+use crate::upstream::RetryPolicy;
 use crate::writer::{RosterWriter, Writer, WriterArgs, WriterMsg};
 
 /// Pipeline crashes within one run after which the run is reported failed.
@@ -114,32 +116,6 @@ impl std::fmt::Debug for TenantMsg {
             TenantMsg::SyncEmployee { employee_id, .. } => write!(f, "SyncEmployee({employee_id})"),
             TenantMsg::FeedTick => write!(f, "FeedTick"),
             TenantMsg::FeedStep => write!(f, "FeedStep"),
-        }
-    }
-}
-
-/// A tenant's rate limiters and request counters: created once per process, so that
-/// restarting any actor never resets a quota.
-#[derive(Clone)]
-pub struct TenantResources {
-    pub ukg_limiter: Arc<Limiter>,
-    pub scim_limiter: Arc<Limiter>,
-    pub ukg_counters: Arc<Counters>,
-    pub scim_counters: Arc<Counters>,
-}
-
-impl TenantResources {
-    pub fn new(spec: &TenantSpec) -> Self {
-        // A file target makes no SCIM requests; its limiter is never asked.
-        let (scim_rps, scim_burst) = spec
-            .target
-            .scim()
-            .map_or((1, None), |s| (s.requests_per_second, s.burst));
-        TenantResources {
-            ukg_limiter: upstream::limiter(spec.ukg.requests_per_second, spec.ukg.burst),
-            scim_limiter: upstream::limiter(scim_rps, scim_burst),
-            ukg_counters: Arc::default(),
-            scim_counters: Arc::default(),
         }
     }
 }
@@ -393,6 +369,9 @@ impl Actor for TenantSupervisor {
                 if state.pipeline.is_some() {
                     return Ok(());
                 }
+                if let Err(e) = state.args.store.recover() {
+                    warn!(tenant = %state.args.spec.id, error = %e, "the store is still failing");
+                }
                 match spawn_pipeline(&myself, state).await {
                     Ok(()) => {
                         if state.run.is_some() || state.run_requested {
@@ -402,6 +381,9 @@ impl Actor for TenantSupervisor {
                     }
                     Err(e) => {
                         warn!(tenant = %state.args.spec.id, error = %e, "pipeline did not start; retrying");
+                        if let Some(error) = run_storage::storage_reason(&e.to_string()) {
+                            fail_unstarted(&myself, state, error).await?;
+                        }
                         schedule_respawn(&myself, state);
                     }
                 }
@@ -459,11 +441,16 @@ impl Actor for TenantSupervisor {
         });
         if let Some(run) = state.run.as_mut() {
             run.crashes += 1;
-            if run.crashes >= MAX_CRASHES_PER_RUN {
-                let error = format!(
-                    "the sync crashed {} times in this run (last: {actor}: {reason})",
-                    run.crashes
-                );
+            // A failing store fails the run at once: restarting cannot help until a person
+            // (or free space) does; the next run reopens the store (`recover`).
+            let storage = run_storage::storage_reason(&reason);
+            if storage.is_some() || run.crashes >= MAX_CRASHES_PER_RUN {
+                let error = storage.unwrap_or_else(|| {
+                    format!(
+                        "the sync crashed {} times in this run (last: {actor}: {reason})",
+                        run.crashes
+                    )
+                });
                 finish_run(&myself, state, Ending::Failed { error, auth: false }).await?;
             }
         }
@@ -760,7 +747,24 @@ async fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorSta
             }
         }
     }
-    let cursor = state.args.store.begin_run(Utc::now())?;
+    let cursor = match state
+        .args
+        .store
+        .recover()
+        .and_then(|()| state.args.store.begin_run(Utc::now()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let gen = pipeline.generation;
+            let ctx = unstarted_run(state, gen);
+            myself.cast(TenantMsg::RunFailed {
+                run: ctx,
+                error: e.to_string(),
+                auth: false,
+            })?;
+            return Ok(());
+        }
+    };
     let ctx = RunCtx {
         tenant: state.args.spec.id.clone(),
         run_id: cursor.run_id,
@@ -784,4 +788,42 @@ async fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorSta
     })?;
     state.run = Some(ActiveRun { ctx, baseline, crashes });
     Ok(())
+}
+/// Makes `state.run` a run that could not start (the store failed), so that ending it
+/// answers the waiters with a failed summary.
+fn unstarted_run(state: &mut TenantSupervisorState, generation: u64) -> RunCtx {
+    state.run_requested = false;
+    let run_id = state
+        .args
+        .store
+        .cursor()
+        .ok()
+        .flatten()
+        .map_or(0, |c| c.run_id + u64::from(c.complete));
+    let ctx = RunCtx {
+        tenant: state.args.spec.id.clone(),
+        run_id,
+        started_at: Utc::now(),
+        generation,
+    };
+    let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
+    let baseline = Traffic::now(&state.args.resources);
+    state.run = Some(ActiveRun {
+        ctx: ctx.clone(),
+        baseline,
+        crashes,
+    });
+    ctx
+}
+
+/// Ends, failed, a run the store kept from starting.
+async fn fail_unstarted(
+    myself: &ActorRef<TenantMsg>,
+    state: &mut TenantSupervisorState,
+    error: String,
+) -> Result<(), ActorProcessingErr> {
+    if state.run.is_none() && (state.run_requested || !state.waiters.is_empty()) {
+        unstarted_run(state, 0);
+    }
+    finish_run(myself, state, Ending::Failed { error, auth: false }).await
 }

@@ -233,9 +233,12 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
     if let Some(e) = drained.app_failed {
         return end_run_on_app_failure(state, plan.run, e);
     }
+    // The writes were counted as they were recorded (`record_applied`): the page commit
+    // adds only what the page read, left unchanged, set aside or deferred.
+    let mut written = Counts::default();
     for (employee_id, result) in drained.results {
         match result {
-            Ok(applied) => counts.add(&applied),
+            Ok(applied) => written.add(&applied),
             Err(WriteError::Store(e)) => return Err(e.into()),
             Err(WriteError::Scim(e)) => failures.push(RecordFailure {
                 employee_id,
@@ -258,6 +261,7 @@ async fn apply_page(mut plan: PagePlan, state: &mut WriterState) -> Result<(), A
     else {
         return Ok(());
     };
+    debug!(tenant = %plan.run.tenant, run = run_id, page = plan.index, writes = written.writes(), "page applied");
     if plan.last {
         close_run(plan.run, cursor, state).await?;
     }
@@ -354,7 +358,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
     };
     // One link at a time: each sees the links made before it, so two pending links can
     // never close a cycle together.
-    let (link_counts, link_failures) = match link_managers(scim, store.as_ref(), 1).await? {
+    let (link_counts, link_failures) = match link_managers(scim, store.as_ref(), 1, run.run_id).await? {
         Ok(done) => done,
         Err(e) => return end_run_on_app_failure(state, run, e),
     };
@@ -441,7 +445,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         let drained = drain_writes(pending, concurrency, store.as_ref(), Some(FLUSH_EVERY), |(id, _, s)| {
             let store = store.clone();
             async move {
-                let result = deactivate(scim, store.as_ref(), &id, s).await;
+                let result = deactivate(scim, store.as_ref(), &id, s, run.run_id).await;
                 (id, result)
             }
         })
@@ -463,6 +467,13 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         }
     }
     store.flush().await?;
+    // The writes of the whole run, across resumes, as committed; then what this end of
+    // the run decided without a write.
+    let committed = store.cursor()?.filter(|c| c.run_id == run.run_id).map(|c| c.counts);
+    let (deferred, held) = (counts.deferred, counts.held);
+    let mut counts = committed.unwrap_or(counts);
+    counts.deferred = deferred;
+    counts.held = held;
     counts.failed = failures.len() as u64;
     info!(tenant = %run.tenant, run = run.run_id, pages = cursor.pages_committed, "roster applied");
     state.args.tenant.cast(TenantMsg::RunCompleted {
@@ -496,6 +507,7 @@ pub async fn deactivate(
     store: &dyn ProgressStore,
     employee_id: &str,
     mut state: EmployeeState,
+    run_id: u64,
 ) -> Result<(), WriteError> {
     if let Err(e) = scim.set_active(&state.app_id, false).await {
         store.remove_pending_deactivation(employee_id)?;
@@ -509,7 +521,11 @@ pub async fn deactivate(
     // The new state before the pending entry goes: a kill between the two (sled may write
     // its log at any moment) leaves a pending deactivation of an inactive user, which is
     // skipped, never a forgotten deactivation.
-    store.put_employee(employee_id, &state)?;
+    let counts = Counts {
+        deactivated: 1,
+        ..Counts::default()
+    };
+    store.record_applied(employee_id, &state, run_id, &counts)?;
     store.remove_pending_deactivation(employee_id)?;
     Ok(())
 }
@@ -524,7 +540,7 @@ pub async fn apply_one(scim: &ScimClient, store: &dyn ProgressStore, item: PlanI
         let Some(prior) = item.prior else {
             return Ok(Counts::default());
         };
-        deactivate(scim, store, &item.user.external_id, prior).await?;
+        deactivate(scim, store, &item.user.external_id, prior, 0).await?;
         return Ok(Counts {
             deactivated: 1,
             ..Counts::default()
@@ -556,6 +572,21 @@ async fn apply_item(
         None
     };
     let app_id = match action {
+        // A leaver after a rebaseline: never created; an active app user of theirs is
+        // adopted and deactivated at the end of the run, through the brake.
+        Action::Create if !user.active => {
+            let existing = match directory {
+                Some(d) => d.by_external_id.get(&user.external_id).cloned(),
+                None => scim.find_by_external_id(&user.external_id).await?,
+            };
+            if let Some(existing) = existing.filter(|u| u.active) {
+                let mut state = new_state(&existing.id, "", &user, None);
+                state.active = true;
+                store.put_employee(&user.external_id, &state)?;
+                store.add_pending_deactivation(&user.external_id, "terminated in UKG")?;
+            }
+            return Ok(counts);
+        }
         // On a first sync, a user whose manager comes later is created at the end of the
         // run, manager included: one POST instead of a POST and a PATCH.
         Action::Create if directory.is_some() && manager_app.is_none() && user.manager_external_id.is_some() => {
@@ -612,7 +643,12 @@ async fn apply_item(
             app_id
         }
     };
-    store.put_employee(&user.external_id, &new_state(&app_id, &hash, &user, linked))?;
+    store.record_applied(
+        &user.external_id,
+        &new_state(&app_id, &hash, &user, linked),
+        run_id,
+        &counts,
+    )?;
     if let (true, Some(m), None) = (user.active, &user.manager_external_id, &manager_app) {
         store.add_pending_link(&user.external_id, m)?;
     }
@@ -766,7 +802,7 @@ async fn create_deferred(
                             employee_id: id.clone(),
                         })
                     };
-                    create_one_deferred(scim, store, directory, &id, p, stuck, recorded).await
+                    create_one_deferred(scim, store, directory, &id, p, stuck, run_id, recorded).await
                 }
                 Ok(None) => Ok(Counts::default()),
                 Err(e) => Err(WriteError::Store(e)),
@@ -798,6 +834,7 @@ async fn create_deferred(
 
 /// Creates one deferred user (with its manager when it now exists) and records it; the
 /// pending entry goes either way (a failed one is planned again next run).
+#[allow(clippy::too_many_arguments)]
 async fn create_one_deferred(
     scim: &ScimClient,
     store: &dyn ProgressStore,
@@ -805,6 +842,7 @@ async fn create_one_deferred(
     employee_id: &str,
     pending: PendingCreate,
     without_manager: bool,
+    run_id: u64,
     recorded: impl FnOnce(),
 ) -> Result<Counts, WriteError> {
     let mut counts = Counts::default();
@@ -838,7 +876,12 @@ async fn create_one_deferred(
     // its log between any two of these, and a kill after a write must never leave the
     // pending create gone with the user unrecorded (its reports would then be linked to
     // nobody). A pending create of a recorded user is dropped by the next attempt.
-    store.put_employee(employee_id, &new_state(&app_id, &pending.hash, &user, linked))?;
+    store.record_applied(
+        employee_id,
+        &new_state(&app_id, &pending.hash, &user, linked),
+        run_id,
+        &counts,
+    )?;
     if let (None, Some(m)) = (&manager_app, &user.manager_external_id) {
         store.add_pending_link(employee_id, m)?;
     }
@@ -853,6 +896,7 @@ async fn link_managers(
     scim: &ScimClient,
     store: &dyn ProgressStore,
     concurrency: usize,
+    run_id: u64,
 ) -> Result<Result<(Counts, Vec<RecordFailure>), ScimError>, ActorProcessingErr> {
     let pending = store.pending_links()?;
     let drained = drain_writes(
@@ -861,7 +905,7 @@ async fn link_managers(
         store,
         Some(FLUSH_EVERY),
         |(employee_id, manager_id)| async move {
-            let result = link_one(&employee_id, &manager_id, scim, store).await;
+            let result = link_one(&employee_id, &manager_id, scim, store, run_id).await;
             (employee_id, result)
         },
     )
@@ -894,6 +938,7 @@ pub async fn link_one(
     manager_id: &str,
     scim: &ScimClient,
     store: &dyn ProgressStore,
+    run_id: u64,
 ) -> Result<bool, WriteError> {
     if let Some(chain) = cycle_through(store, employee_id, manager_id)? {
         store.remove_pending_link(employee_id)?;
@@ -910,7 +955,11 @@ pub async fn link_one(
             Ok(()) => {
                 state.manager = Some(manager_id.to_string());
                 state.applied_at = Utc::now();
-                store.put_employee(employee_id, &state)?;
+                let counts = Counts {
+                    managers_linked: 1,
+                    ..Counts::default()
+                };
+                store.record_applied(employee_id, &state, run_id, &counts)?;
                 Ok(true)
             }
             Err(e) => Err(WriteError::Scim(e)),

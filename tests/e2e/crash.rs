@@ -164,6 +164,9 @@ async fn kill_9_anywhere_loses_nothing_and_duplicates_nothing() {
     let mut changes = Changes::default();
     // Whether the previous run completed (nothing left to apply).
     let mut idle = false;
+    // Users created or adopted, as the completed runs' summaries count them (a killed run's
+    // writes are counted by the run that resumes it).
+    let mut summed = 0u64;
 
     for n in 1..=iterations {
         if changes.batches == 0 && (idle || n == iterations / 2 + 1) {
@@ -227,6 +230,7 @@ async fn kill_9_anywhere_loses_nothing_and_duplicates_nothing() {
         );
         if !killed {
             assert_clean(&output(), &format!("iteration {n} (seed {seed:#x})"));
+            summed += created_or_adopted(&output());
         }
         if std::env::var_os("HRSYNC_KILL_TRACE").is_some() {
             for seen in proxy.log().iter().skip(first - 1) {
@@ -257,6 +261,7 @@ async fn kill_9_anywhere_loses_nothing_and_duplicates_nothing() {
     );
     println!("final sync: {}", summary_line(&last.stdout));
     assert_clean(&last.stdout, &format!("the final sync (seed {seed:#x})"));
+    summed += created_or_adopted(&last.stdout);
     let employees = ukg.employees();
     let users = scim.users(TENANT).await;
     let total = total_users(&scim, TENANT).await;
@@ -285,6 +290,13 @@ async fn kill_9_anywhere_loses_nothing_and_duplicates_nothing() {
         users.len(),
         "seed {seed:#x}: the app holds {total} users but only {} distinct externalIds",
         users.len()
+    );
+
+    // The summaries count what was committed, across resumes: every user in the app was
+    // created or adopted once by some run.
+    assert_eq!(
+        summed, total as u64,
+        "seed {seed:#x}: the completed runs' summaries created or adopted {summed} users, the app holds {total}"
     );
 
     // Every user in the app is an employee; active ones exactly once and active,
@@ -661,6 +673,16 @@ fn assert_clean(output: &str, what: &str) {
     for kind in ["failed", "held"] {
         assert_eq!(counts.get(kind).copied().unwrap_or(0), 0, "{what}: {kind} in\n{output}");
     }
+}
+
+/// `created + adopted` of a run's summary.
+fn created_or_adopted(output: &str) -> u64 {
+    let run = Run {
+        code: Some(0),
+        stdout: output.to_string(),
+        stderr: String::new(),
+    };
+    run.count("created") + run.count("adopted")
 }
 
 fn summary_line(stdout: &str) -> &str {

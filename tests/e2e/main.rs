@@ -27,5 +27,6 @@ mod safety;
 mod scope_review;
 mod secrets;
 mod service;
+mod store;
 mod sync_flow;
 mod tenant_add;

@@ -28,14 +28,16 @@
 //! cursor only moves forward, one page at a time, and a commit that would move it backwards
 //! or overlap committed work is refused ([`StoreError::CursorRegression`]).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
+
+pub mod integrity;
 
 use crate::brake::Held;
 use crate::change_feed::FeedState;
@@ -86,6 +88,17 @@ pub trait ProgressStore: Send + Sync {
     fn employee(&self, employee_id: &str) -> Result<Option<EmployeeState>, StoreError>;
     /// Records what the app confirmed for one employee.
     fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError>;
+    /// Records what the app confirmed for one employee in run `run_id` and adds `counts`
+    /// (what that write did) to the run's committed counts, in one transaction: a run's
+    /// counts are what was committed, across crashes and resumes. `run_id` 0: outside a run
+    /// (only the state is recorded).
+    fn record_applied(
+        &self,
+        employee_id: &str,
+        state: &EmployeeState,
+        run_id: u64,
+        counts: &Counts,
+    ) -> Result<(), StoreError>;
     /// Remembers that `employee_id` must be linked to `manager_id` once the manager is in
     /// the app (the second pass at the end of the run; kept across crashes).
     fn add_pending_link(&self, employee_id: &str, manager_id: &str) -> Result<(), StoreError>;
@@ -136,7 +149,8 @@ pub trait ProgressStore: Send + Sync {
     fn cursor(&self) -> Result<Option<Cursor>, StoreError>;
     /// Resumes the incomplete run, or starts run `last + 1` at page 0.
     fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError>;
-    /// Marks page `page` of run `run_id` applied, adding its counts, failures and
+    /// Marks page `page` of run `run_id` applied, adding its counts (besides the writes,
+    /// which [`ProgressStore::record_applied`] counted one by one), failures and
     /// out-of-scope employees, in one transaction. Refuses anything but the next page of the
     /// current run.
     fn commit_page(
@@ -183,12 +197,19 @@ pub trait ProgressStore: Send + Sync {
     fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Whether the tenant was started afresh by `hrsync rebaseline` and has not completed a
+    /// run since: its runs then also adopt (to deactivate) the active app users of leavers.
+    fn rebaselined(&self) -> Result<bool, StoreError>;
+    /// Checks that the store works and, after a storage failure (sled's I/O errors are
+    /// sticky: a full disk fails every later operation, even once space is back), reopens
+    /// it. Errors while it still cannot be used.
+    fn recover(&self) -> Result<(), StoreError>;
 }
 
 /// The process's one database.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    shared: Arc<Shared>,
 }
 
 /// Kinds of entries: the first part of every key of a tenant's tree. A tree of the former
@@ -239,9 +260,21 @@ fn migrate_per_kind_trees(db: &sled::Db) -> Result<(), StoreError> {
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Store {
-    /// Opens (or creates) the database in `dir`. Fails if another process holds it.
+    /// Opens (or creates) the database in `dir`, and checks that it is whole (see
+    /// [`integrity`]): a damaged store is refused with [`StoreError::Damaged`], never
+    /// silently started afresh. Fails if another process holds it.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Self::from_db(sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()?)
+        let db = open_sled(dir)?;
+        migrate_per_kind_trees(&db)?;
+        integrity::check(&db, dir)?;
+        Ok(Self::with(db, Some(dir.to_path_buf())))
+    }
+
+    /// Opens the database in `dir` without the integrity check, for `hrsync rebaseline`.
+    pub fn open_unchecked(dir: &Path) -> Result<Store, StoreError> {
+        let db = open_sled(dir)?;
+        migrate_per_kind_trees(&db)?;
+        Ok(Self::with(db, Some(dir.to_path_buf())))
     }
 
     /// A temporary database (deleted on drop), for tests and `hrsync demo`.
@@ -251,28 +284,119 @@ impl Store {
 
     fn from_db(db: sled::Db) -> Result<Store, StoreError> {
         migrate_per_kind_trees(&db)?;
-        Ok(Store { db })
+        Ok(Self::with(db, None))
+    }
+
+    fn with(db: sled::Db, dir: Option<PathBuf>) -> Store {
+        Store {
+            shared: Arc::new(Shared {
+                dir,
+                db: RwLock::new(Some(db)),
+                ledger: Mutex::new(()),
+            }),
+        }
     }
 
     /// The progress store of one tenant (its tree is created on first use).
     pub fn tenant(&self, tenant: &str) -> Result<Arc<dyn ProgressStore>, StoreError> {
+        self.shared.db()?.open_tree(tenant)?;
         Ok(Arc::new(SledTenant {
-            db: self.db.clone(),
-            tree: self.db.open_tree(tenant)?,
+            shared: self.shared.clone(),
+            name: tenant.to_string(),
         }))
+    }
+
+    /// Starts `tenant` afresh (`hrsync rebaseline`): its tree is dropped, so its next run
+    /// is a first sync that adopts the app's users by externalId; the ledger forgets it.
+    pub fn rebaseline(&self, tenant: &str) -> Result<(), StoreError> {
+        let db = self.shared.db()?;
+        db.drop_tree(tenant)?;
+        db.open_tree(tenant)?.insert(key(META, REBASELINED), b"1".as_slice())?;
+        db.flush()?;
+        if let Some(dir) = &self.shared.dir {
+            let _guard = self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+            integrity::forget_tenant(&db, dir, tenant)?;
+        }
+        Ok(())
     }
 
     /// Flushes everything to disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        self.shared.db()?.flush_async().await?;
         Ok(())
     }
 }
 
+/// Opens sled in `dir` with our settings.
+fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    Ok(sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()?)
+}
+
+/// The database handle every tenant store shares. sled makes an I/O failure (a full disk)
+/// sticky: every later operation fails with it, even once space is back. So the handle can
+/// be swapped: [`Shared::recover`] closes the failed database and opens it again from disk
+/// (the log up to the last flush), which is the state every commit was made against.
+struct Shared {
+    /// The data directory; None for a temporary database (never reopened).
+    dir: Option<PathBuf>,
+    /// The open database; None between closing a failed one and reopening it.
+    db: RwLock<Option<sled::Db>>,
+    /// Serialises writes of the run ledger file ([`integrity`]).
+    ledger: Mutex<()>,
+}
+
+impl Shared {
+    fn db(&self) -> Result<sled::Db, StoreError> {
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| {
+                StoreError::Reopen(
+                    "the state database is closed after a storage failure; it is reopened at the next run".into(),
+                )
+            })
+    }
+
+    /// Whether the database still works (a flush succeeds); if not, closes it and opens it
+    /// again. Errors when it still cannot be used (the disk is still full, say).
+    fn recover(&self) -> Result<(), StoreError> {
+        let healthy = |db: &sled::Db| db.flush().is_ok();
+        if self
+            .db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(healthy)
+        {
+            return Ok(());
+        }
+        let Some(dir) = &self.dir else {
+            return self.db()?.flush().map(|_| ()).map_err(StoreError::from);
+        };
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if db.as_ref().is_some_and(healthy) {
+            return Ok(());
+        }
+        // sled holds a file lock until its last handle is gone: drop ours before reopening.
+        // Operations in flight elsewhere may still hold one; then opening fails and is tried
+        // again at the next run.
+        *db = None;
+        let fresh = open_sled(dir)?;
+        fresh.flush()?;
+        tracing::info!(data_dir = %dir.display(), "state database reopened after a storage failure");
+        *db = Some(fresh);
+        Ok(())
+    }
+}
+
+/// Entries of a tenant's tree: keys without their kind, values.
+type Entries = Box<dyn DoubleEndedIterator<Item = Result<(Vec<u8>, sled::IVec), StoreError>>>;
+
 /// One tenant's tree.
 struct SledTenant {
-    db: sled::Db,
-    tree: sled::Tree,
+    shared: Arc<Shared>,
+    name: String,
 }
 
 /// The tree key of `key` among the entries of `kind`.
@@ -281,30 +405,45 @@ fn key(kind: &[u8], key: &[u8]) -> Vec<u8> {
 }
 
 impl SledTenant {
+    /// The tenant's tree in the current database (see [`Shared`]).
+    fn tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.shared.db()?.open_tree(&self.name)?)
+    }
+
     /// The entries of `kind` whose key starts with `sub`, keys without the kind.
-    fn entries(
-        &self,
-        kind: &'static [u8],
-        sub: &[u8],
-    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, sled::IVec), StoreError>> {
-        self.tree.scan_prefix(key(kind, sub)).map(move |kv| {
-            let (k, v) = kv?;
-            Ok((k[kind.len()..].to_vec(), v))
-        })
+    fn entries(&self, kind: &'static [u8], sub: &[u8]) -> Entries {
+        match self.tree() {
+            Ok(tree) => Box::new(tree.scan_prefix(key(kind, sub)).map(move |kv| {
+                let (k, v) = kv?;
+                Ok((k[kind.len()..].to_vec(), v))
+            })),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
     }
 
     fn get(&self, kind: &[u8], k: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.tree.get(key(kind, k))?)
+        Ok(self.tree()?.get(key(kind, k))?)
     }
 
     fn put(&self, kind: &[u8], k: &[u8], v: impl Into<sled::IVec>) -> Result<(), StoreError> {
-        self.tree.insert(key(kind, k), v)?;
+        self.tree()?.insert(key(kind, k), v)?;
         Ok(())
     }
 
     fn delete(&self, kind: &[u8], k: &[u8]) -> Result<(), StoreError> {
-        self.tree.remove(key(kind, k))?;
+        self.tree()?.remove(key(kind, k))?;
         Ok(())
+    }
+}
+
+impl SledTenant {
+    /// The cursor with the writes its run recorded one by one added to its counts.
+    fn with_tally(&self, mut cursor: Cursor) -> Result<Cursor, StoreError> {
+        let tally: Option<Tally> = self.get(META, TALLY)?.map(|v| decode(TALLY, &v)).transpose()?;
+        if let Some(t) = tally.filter(|t| t.run_id == cursor.run_id) {
+            cursor.counts.add(&t.counts);
+        }
+        Ok(cursor)
     }
 }
 
@@ -320,6 +459,15 @@ const FINGERPRINT: &[u8] = b"fingerprint";
 const STAGED_RUN: &[u8] = b"staged_run";
 const FEED: &[u8] = b"feed";
 const HEALTH: &[u8] = b"health";
+const TALLY: &[u8] = b"tally";
+const REBASELINED: &[u8] = b"rebaselined";
+
+/// The writes of one run counted as they were recorded ([`ProgressStore::record_applied`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Tally {
+    run_id: u64,
+    counts: Counts,
+}
 
 fn outbox_key(id: u64) -> Vec<u8> {
     [OUTBOX, &id.to_be_bytes()].concat()
@@ -410,6 +558,38 @@ impl ProgressStore for SledTenant {
 
     fn put_employee(&self, employee_id: &str, state: &EmployeeState) -> Result<(), StoreError> {
         self.put(EMPLOYEES, employee_id.as_bytes(), encode(state))
+    }
+
+    fn record_applied(
+        &self,
+        employee_id: &str,
+        state: &EmployeeState,
+        run_id: u64,
+        counts: &Counts,
+    ) -> Result<(), StoreError> {
+        if run_id == 0 {
+            return self.put_employee(employee_id, state);
+        }
+        let tally_key = key(META, TALLY);
+        let state_key = key(EMPLOYEES, employee_id.as_bytes());
+        let state = encode(state);
+        self.tree()?.transaction(|tree| {
+            let mut tally: Tally = match tree.get(&tally_key)? {
+                Some(v) => decode(TALLY, &v).map_err(ConflictableTransactionError::Abort)?,
+                None => Tally::default(),
+            };
+            if tally.run_id != run_id {
+                tally = Tally {
+                    run_id,
+                    counts: Counts::default(),
+                };
+            }
+            tally.counts.add(counts);
+            tree.insert(state_key.as_slice(), state.as_slice())?;
+            tree.insert(tally_key.as_slice(), encode(&tally))?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
     }
 
     fn add_pending_link(&self, employee_id: &str, manager_id: &str) -> Result<(), StoreError> {
@@ -534,7 +714,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn commit_staged(&self, commit: &StagedCommit) -> Result<(), StoreError> {
-        self.tree.transaction(|tree| {
+        self.tree()?.transaction(|tree| {
             for (id, state) in &commit.applied {
                 tree.insert(key(EMPLOYEES, id.as_bytes()), encode(state))?;
             }
@@ -585,17 +765,20 @@ impl ProgressStore for SledTenant {
     }
 
     fn employee_count(&self) -> usize {
-        self.tree.scan_prefix(EMPLOYEES).count()
+        self.tree().map_or(0, |t| t.scan_prefix(EMPLOYEES).count())
     }
 
     fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
-        self.get(META, CURSOR)?.map(|v| decode(CURSOR, &v)).transpose()
+        self.get(META, CURSOR)?
+            .map(|v| decode(CURSOR, &v).and_then(|c| self.with_tally(c)))
+            .transpose()
     }
 
     fn begin_run(&self, now: DateTime<Utc>) -> Result<Cursor, StoreError> {
-        let first_sync = self.tree.scan_prefix(EMPLOYEES).next().is_none();
+        let tree = self.tree()?;
+        let first_sync = tree.scan_prefix(EMPLOYEES).next().is_none();
         let cursor_key = key(META, CURSOR);
-        let cursor = self.tree.transaction(|tree| {
+        let cursor = tree.transaction(|tree| {
             let current: Option<Cursor> = match tree.get(&cursor_key)? {
                 Some(v) => Some(decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?),
                 None => None,
@@ -616,7 +799,7 @@ impl ProgressStore for SledTenant {
             tree.insert(cursor_key.as_slice(), encode(&next))?;
             Ok(next)
         })?;
-        Ok(cursor)
+        self.with_tally(cursor)
     }
 
     fn commit_page(
@@ -628,7 +811,7 @@ impl ProgressStore for SledTenant {
         excluded: &[RecordFailure],
     ) -> Result<Cursor, StoreError> {
         let cursor_key = key(META, CURSOR);
-        let cursor = self.tree.transaction(|tree| {
+        let cursor = self.tree()?.transaction(|tree| {
             let current: Cursor = match tree.get(&cursor_key)? {
                 Some(v) => decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?,
                 None => {
@@ -664,13 +847,13 @@ impl ProgressStore for SledTenant {
             tree.insert(cursor_key.as_slice(), encode(&next))?;
             Ok(next)
         })?;
-        Ok(cursor)
+        self.with_tally(cursor)
     }
 
     fn finish_run(&self, summary: &RunSummary) -> Result<(), StoreError> {
         let cursor_key = key(META, CURSOR);
         let run_key = key(RUNS, &summary.run_id.to_be_bytes());
-        self.tree.transaction(|tree| {
+        self.tree()?.transaction(|tree| {
             if let Some(v) = tree.get(&cursor_key)? {
                 let mut c: Cursor = decode(CURSOR, &v).map_err(ConflictableTransactionError::Abort)?;
                 if c.run_id == summary.run_id {
@@ -679,8 +862,19 @@ impl ProgressStore for SledTenant {
                 }
             }
             tree.insert(run_key.as_slice(), encode(summary))?;
+            if summary.outcome != crate::model::Outcome::Failed {
+                tree.remove(key(META, REBASELINED))?;
+            }
             Ok(())
         })?;
+        // The ledger names the run only once its record is on disk.
+        if let Some(dir) = &self.shared.dir {
+            self.shared.db()?.flush()?;
+            let _guard = self.shared.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = integrity::record_run(dir, &self.name, summary.run_id) {
+                tracing::warn!(tenant = %self.name, run = summary.run_id, error = %e, "cannot update the run ledger");
+            }
+        }
         Ok(())
     }
 
@@ -696,7 +890,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn next_generation(&self) -> Result<u64, StoreError> {
-        let v = self.tree.update_and_fetch(key(META, GENERATION), |old| {
+        let v = self.tree()?.update_and_fetch(key(META, GENERATION), |old| {
             let n = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(0, u64::from_be_bytes);
@@ -707,7 +901,7 @@ impl ProgressStore for SledTenant {
     }
 
     fn push_outbox(&self, email: &OutboxEmail) -> Result<u64, StoreError> {
-        let id = self.db.generate_id()?;
+        let id = self.shared.db()?.generate_id()?;
         self.put(MAIL, &outbox_key(id), encode(email))?;
         Ok(id)
     }
@@ -770,195 +964,19 @@ impl ProgressStore for SledTenant {
 
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            self.db.flush_async().await?;
+            self.shared.db()?.flush_async().await?;
             Ok(())
         })
+    }
+
+    fn rebaselined(&self) -> Result<bool, StoreError> {
+        Ok(self.get(META, REBASELINED)?.is_some())
+    }
+
+    fn recover(&self) -> Result<(), StoreError> {
+        self.shared.recover()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(run_id: u64) -> RunSummary {
-        RunSummary {
-            tenant: "t".into(),
-            run_id,
-            started_at: Utc::now(),
-            finished_at: Utc::now(),
-            outcome: crate::model::Outcome::Ok,
-            counts: Counts::default(),
-            failures: vec![],
-            excluded: Vec::new(),
-            review: None,
-            error: None,
-            pages: 1,
-            traffic: Default::default(),
-        }
-    }
-
-    #[test]
-    fn cursor_moves_forward_one_page_at_a_time() {
-        let store = Store::temporary().unwrap();
-        let t = store.tenant("t").unwrap();
-        let c = t.begin_run(Utc::now()).unwrap();
-        assert_eq!((c.run_id, c.pages_committed), (1, 0));
-        let counts = Counts {
-            created: 3,
-            ..Counts::default()
-        };
-        t.commit_page(1, 1, &counts, &[], &[]).unwrap();
-        // Replaying page 1, skipping to page 3, or committing another run: refused.
-        assert!(matches!(
-            t.commit_page(1, 1, &counts, &[], &[]),
-            Err(StoreError::CursorRegression { .. })
-        ));
-        assert!(matches!(
-            t.commit_page(1, 3, &counts, &[], &[]),
-            Err(StoreError::CursorRegression { .. })
-        ));
-        assert!(matches!(
-            t.commit_page(2, 1, &counts, &[], &[]),
-            Err(StoreError::CursorRegression { .. })
-        ));
-        let c = t.commit_page(1, 2, &counts, &[], &[]).unwrap();
-        assert_eq!(c.counts.created, 6);
-        // An incomplete run is resumed, not restarted.
-        assert_eq!(t.begin_run(Utc::now()).unwrap().pages_committed, 2);
-        t.finish_run(&summary(1)).unwrap();
-        // A stale writer's page of the closed run is dropped, not an error.
-        assert!(matches!(
-            t.commit_page(1, 3, &counts, &[], &[]),
-            Err(StoreError::RunClosed { .. })
-        ));
-        let c = t.begin_run(Utc::now()).unwrap();
-        assert_eq!((c.run_id, c.pages_committed), (2, 0));
-        assert_eq!(t.runs(10).unwrap()[0].run_id, 1);
-    }
-
-    #[test]
-    fn staging_belongs_to_one_run_and_commits_at_once() {
-        let store = Store::temporary().unwrap();
-        let t = store.tenant("t").unwrap();
-        let s = |app: &str| EmployeeState {
-            app_id: app.into(),
-            hash: "h".into(),
-            active: true,
-            manager: None,
-            user: None,
-            applied_at: Utc::now(),
-        };
-        t.begin_staging(1).unwrap();
-        t.stage_employee("E1", &s("E1")).unwrap();
-        t.add_pending_deactivation("E9", "terminated in UKG").unwrap();
-        // The same run resumed keeps its staging; nothing is applied yet.
-        t.begin_staging(1).unwrap();
-        assert_eq!(t.staged().unwrap().len(), 1);
-        assert_eq!(t.employee("E1").unwrap(), None);
-        // Another run drops what an unfinished run staged.
-        t.begin_staging(2).unwrap();
-        assert!(t.staged().unwrap().is_empty());
-        assert!(t.pending_deactivations().unwrap().is_empty());
-
-        t.stage_employee("E2", &s("E2")).unwrap();
-        t.add_pending_deactivation("E3", "absent from the UKG roster").unwrap();
-        let held = Held {
-            run_id: 2,
-            reason: "r".into(),
-            deactivations: vec![],
-        };
-        let e2 = s("E2");
-        t.commit_staged(&StagedCommit {
-            applied: vec![("E2".into(), e2.clone())],
-            staged: vec!["E2".into()],
-            deactivations: vec!["E3".into()],
-            held: Some(held.clone()),
-        })
-        .unwrap();
-        assert_eq!(t.employee("E2").unwrap(), Some(e2));
-        assert!(t.staged().unwrap().is_empty());
-        assert!(t.pending_deactivations().unwrap().is_empty());
-        assert_eq!(t.held().unwrap(), Some(held));
-    }
-
-    #[test]
-    fn tenants_are_separate_and_generations_grow() {
-        let store = Store::temporary().unwrap();
-        let a = store.tenant("a").unwrap();
-        let b = store.tenant("b").unwrap();
-        let ab = store.tenant("ab").unwrap();
-        let s = EmployeeState {
-            app_id: "x".into(),
-            hash: "h".into(),
-            active: true,
-            manager: None,
-            user: None,
-            applied_at: Utc::now(),
-        };
-        a.put_employee("E1", &s).unwrap();
-        a.put_employee(
-            "E2",
-            &EmployeeState {
-                active: false,
-                ..s.clone()
-            },
-        )
-        .unwrap();
-        assert_eq!(a.active_employees().unwrap(), ["E1"]);
-        assert_eq!(a.employee("E1").unwrap(), Some(s));
-        assert_eq!(b.employee("E1").unwrap(), None);
-        assert_eq!((ab.employee("E1").unwrap(), ab.employee_count()), (None, 0));
-        assert_eq!((a.employee_count(), ab.active_employees().unwrap().len()), (2, 0));
-        assert_eq!(a.next_generation().unwrap(), 1);
-        assert_eq!(a.next_generation().unwrap(), 2);
-        assert_eq!(b.next_generation().unwrap(), 1);
-    }
-
-    #[test]
-    fn per_kind_trees_of_the_former_layout_are_moved_into_the_tenants_tree() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let state = EmployeeState {
-            app_id: "u-1".into(),
-            hash: "h".into(),
-            active: true,
-            manager: None,
-            user: None,
-            applied_at: Utc::now(),
-        };
-        db.open_tree("acme/employees")
-            .unwrap()
-            .insert("E1", encode(&state))
-            .unwrap();
-        db.open_tree("acme/runs")
-            .unwrap()
-            .insert(7u64.to_be_bytes(), encode(&summary(7)))
-            .unwrap();
-        db.open_tree("acme/mail")
-            .unwrap()
-            .insert(FAILING, b"1".as_slice())
-            .unwrap();
-        db.open_tree("globex/meta")
-            .unwrap()
-            .insert(ROSTER_SIZE, encode(&42u64))
-            .unwrap();
-
-        let store = Store::from_db(db).unwrap();
-        let acme = store.tenant("acme").unwrap();
-        assert_eq!(acme.employee("E1").unwrap(), Some(state));
-        assert_eq!(acme.runs(10).unwrap()[0].run_id, 7);
-        assert!(acme.failing_reported().unwrap());
-        assert_eq!(acme.last_roster_size().unwrap(), None);
-        assert_eq!(store.tenant("globex").unwrap().last_roster_size().unwrap(), Some(42));
-        let names: Vec<String> = store
-            .db
-            .tree_names()
-            .iter()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect();
-        assert!(names.iter().all(|n| !n.contains('/')), "old trees dropped: {names:?}");
-        assert!(names.contains(&"acme".to_string()) && names.contains(&"globex".to_string()));
-        // Opening again finds nothing left to move.
-        let again = Store::from_db(store.db.clone()).unwrap();
-        assert_eq!(again.tenant("acme").unwrap().employee_count(), 1);
-    }
-}
+mod tests;
