@@ -274,7 +274,10 @@ async fn a_full_disk_fails_the_run_mails_the_contact_and_recovers() {
 
     let filler = fill(&data_dir(&setup));
     assert_eq!(sync().await.unwrap().status(), 202);
-    let status = service.wait_status(|v| outcome(v, id) == Some("failed")).await;
+    // The reason is a detail: shown with the admin token only.
+    let status = service
+        .wait_status_with_token(Some("admin-f"), |v| outcome(v, id) == Some("failed"))
+        .await;
     let error = status["tenants"][id]["last_run"]["error"]
         .as_str()
         .unwrap_or_default()
