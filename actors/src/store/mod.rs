@@ -329,8 +329,26 @@ impl Store {
 
 /// Opens sled in `dir` with our settings.
 fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
-    Ok(sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()?)
+    // sled releases its file lock when the last reference to a closed database goes, which
+    // may be one of its background threads a moment after the handle was dropped (a store
+    // reopened in this process: `recover`, tests). A lock still held after a short wait is
+    // another process's.
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open() {
+            // sled words the lock failure as an `Other` I/O error ("could not acquire lock").
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && waited < LOCK_WAIT => {
+                std::thread::sleep(LOCK_STEP);
+                waited += LOCK_STEP;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
+
+/// How long opening waits for a lock that a closed database of this process may still hold.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The database handle every tenant store shares. sled makes an I/O failure (a full disk)
 /// sticky: every later operation fails with it, even once space is back. So the handle can
