@@ -75,7 +75,6 @@ pub(crate) async fn recreate_missing(
     })
     .await?;
     if let Some(e) = drained.app_failed {
-        store.flush().await?;
         return Ok(Err(e));
     }
     let mut counts = Counts::default();

@@ -30,7 +30,7 @@ pub(crate) struct Drained<T> {
 /// writes already in flight finish (each retried as usual), so an app that went down costs
 /// at most `concurrency` writes' retries, not one per remaining user. What was not tried
 /// stays pending in the store (a pending create, link or deactivation), dropped and planned
-/// again by the next run.
+/// again by the next run; what was confirmed is flushed before the phase returns.
 pub(crate) async fn drain_writes<I, F, Fut, T>(
     items: I,
     concurrency: usize,
@@ -66,6 +66,10 @@ where
         if flush_every.is_some_and(|n| seen.is_multiple_of(n.max(1))) {
             store.flush().await?;
         }
+    }
+    if drained.app_failed.is_some() {
+        // What the app confirmed before it failed is made durable before the run ends.
+        store.flush().await?;
     }
     Ok(drained)
 }

@@ -451,7 +451,6 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         })
         .await?;
         if let Some(e) = drained.app_failed {
-            store.flush().await?;
             return end_run_on_app_failure(state, run, e);
         }
         for (employee_id, result) in drained.results {
@@ -811,7 +810,6 @@ async fn create_deferred(
         })
         .await?;
         if let Some(e) = drained.app_failed {
-            store.flush().await?;
             return Ok(Err(e));
         }
         for (employee_id, result) in drained.results {
@@ -911,7 +909,6 @@ async fn link_managers(
     )
     .await?;
     if let Some(e) = drained.app_failed {
-        store.flush().await?;
         return Ok(Err(e));
     }
     let mut counts = Counts::default();
