@@ -164,6 +164,19 @@ pub struct TenantConf {
 }
 
 impl TenantConf {
+    /// A tenant of the simulator `ukg` (password "pw", API key "KEY01") writing to `scim`.
+    pub fn on(id: &str, ukg: &UkgSim, scim: &ScimServer, page_size: u32) -> TenantConf {
+        TenantConf {
+            id: id.into(),
+            ukg_base: ukg.base_url(),
+            scim_base: scim.base_url(id),
+            page_size,
+            ukg_password: "pw".into(),
+            ukg_api_key: "KEY01".into(),
+            scim_token: scim.token.clone(),
+        }
+    }
+
     fn env_prefix(&self) -> String {
         self.id.to_uppercase().replace('-', "_")
     }

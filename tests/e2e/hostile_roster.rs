@@ -12,15 +12,7 @@ const EMPLOYMENT: &str = "/personnel/v1/employment-details";
 const DEMOGRAPHICS: &str = "/personnel/v1/employee-demographic-details";
 
 fn conf(id: &str, ukg: &UkgSim, scim: &ScimServer, page_size: u32) -> TenantConf {
-    TenantConf {
-        id: id.into(),
-        ukg_base: ukg.base_url(),
-        scim_base: scim.base_url(id),
-        page_size,
-        ukg_password: "pw".into(),
-        ukg_api_key: "KEY01".into(),
-        scim_token: scim.token.clone(),
-    }
+    TenantConf::on(id, ukg, scim, page_size)
 }
 
 /// The externalIds of the app's active users.

@@ -13,15 +13,7 @@ use crate::harness::{ukg_sim, ScimServer, Setup, TenantConf, UKG_USER};
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 fn conf(id: &str, ukg: &UkgSim, scim: &ScimServer, page_size: u32) -> TenantConf {
-    TenantConf {
-        id: id.into(),
-        ukg_base: ukg.base_url(),
-        scim_base: scim.base_url(id),
-        page_size,
-        ukg_password: "pw".into(),
-        ukg_api_key: "KEY01".into(),
-        scim_token: scim.token.clone(),
-    }
+    TenantConf::on(id, ukg, scim, page_size)
 }
 
 /// The app's users without what the app assigns (ids, meta), managers by externalId.
