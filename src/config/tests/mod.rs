@@ -3,6 +3,7 @@
 //! topic in the submodules.
 
 mod errors;
+mod example;
 mod files;
 mod scope;
 mod secrets;
