@@ -2,6 +2,7 @@
 //! every error is one line, names the file and never carries the canary secret), tests by
 //! topic in the submodules.
 
+mod cases;
 mod errors;
 mod example;
 mod files;
