@@ -6,7 +6,7 @@
 //! is set aside on its own (`Settings.misconfigured`) instead of stopping the start, which a
 //! serde type error would do. The typing of each leaf is in [`super::validate`].
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::Value;
 
 // The file as written. Every leaf is a `toml::Value` so that type errors get our own message
@@ -30,7 +30,7 @@ pub(super) struct RawService {
     pub(super) retry_attempts: Option<Value>,
     pub(super) retry_base_delay: Option<Value>,
     pub(super) retry_max_delay: Option<Value>,
-    pub(super) admin_token: Option<Value>,
+    pub(super) admin_token: Option<Refused>,
     pub(super) admin_token_env: Option<Value>,
     pub(super) admin_token_file: Option<Value>,
     pub(super) max_concurrent_runs: Option<Value>,
@@ -47,8 +47,7 @@ pub(super) struct RawSmtp {
     pub(super) tls: Option<Value>,
     pub(super) from: Option<Value>,
     pub(super) username: Option<Value>,
-    /// Accepted only to be refused without echoing it.
-    pub(super) password: Option<Value>,
+    pub(super) password: Option<Refused>,
     pub(super) password_env: Option<Value>,
     pub(super) password_file: Option<Value>,
     pub(super) timeout: Option<Value>,
@@ -94,13 +93,13 @@ pub(super) struct RawScope {
 pub(super) struct RawUkg {
     pub(super) base_url: Option<Value>,
     pub(super) username: Option<Value>,
-    pub(super) password: Option<Value>,
+    pub(super) password: Option<Refused>,
     pub(super) password_env: Option<Value>,
     pub(super) password_file: Option<Value>,
-    pub(super) api_key: Option<Value>,
+    pub(super) api_key: Option<Refused>,
     pub(super) api_key_env: Option<Value>,
     pub(super) api_key_file: Option<Value>,
-    pub(super) user_api_key: Option<Value>,
+    pub(super) user_api_key: Option<Refused>,
     pub(super) user_api_key_env: Option<Value>,
     pub(super) user_api_key_file: Option<Value>,
     pub(super) page_size: Option<Value>,
@@ -114,7 +113,7 @@ pub(super) struct RawUkg {
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub(super) struct RawScim {
     pub(super) base_url: Option<Value>,
-    pub(super) token: Option<Value>,
+    pub(super) token: Option<Refused>,
     pub(super) token_env: Option<Value>,
     pub(super) token_file: Option<Value>,
     pub(super) requests_per_second: Option<Value>,
@@ -142,10 +141,10 @@ pub(super) struct RawSftp {
     pub(super) host: Option<Value>,
     pub(super) port: Option<Value>,
     pub(super) username: Option<Value>,
-    pub(super) key: Option<Value>,
+    pub(super) key: Option<Refused>,
     pub(super) key_env: Option<Value>,
     pub(super) key_file: Option<Value>,
-    pub(super) password: Option<Value>,
+    pub(super) password: Option<Refused>,
     pub(super) password_env: Option<Value>,
     pub(super) password_file: Option<Value>,
     pub(super) remote_dir: Option<Value>,
@@ -156,3 +155,13 @@ pub(super) struct RawSftp {
 /// Keys that would hold a secret inline: accepted by the structs only to be refused, so they
 /// are left out of "expected one of" lists.
 pub(super) const INLINE_SECRET_KEYS: [&str; 5] = ["password", "api_key", "user_api_key", "token", "key"];
+
+/// The value of an inline secret key (`password = "..."`): accepted by the structs only to be
+/// refused (see `secrets`), and dropped while parsing, so it is never held, printed or echoed.
+pub(super) struct Refused;
+
+impl<'de> Deserialize<'de> for Refused {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Refused)
+    }
+}

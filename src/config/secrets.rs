@@ -5,12 +5,13 @@
 use secrecy::SecretString;
 use toml::Value;
 
+use super::raw::Refused;
 use super::validate::{io_reason, is_env_name, Ctx};
 use super::ConfigError;
 
 /// The three ways a secret may be written (only two are accepted).
 pub(super) struct SecretKeys<'r> {
-    pub(super) inline: Option<&'r Value>,
+    pub(super) inline: Option<&'r Refused>,
     pub(super) env: Option<&'r Value>,
     pub(super) file: Option<&'r Value>,
 }
