@@ -43,7 +43,6 @@ pub use hrsync_actors::misconfigured::MisconfiguredTenant;
 use hrsync_actors::spec::{SmtpSpec, TenantSpec};
 use hrsync_actors::upstream::RetryPolicy;
 use secrecy::SecretString;
-use toml::Value;
 
 use errors::toml_error;
 use raw::RawFile;
@@ -218,7 +217,11 @@ pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
     for (i, t) in raw_tenants.iter().enumerate() {
         // A tenant whose own values fail is set aside (the others run); one without a
         // usable id cannot be, so it stops the start like a file-level error.
-        let valid_id = t.id.as_ref().and_then(Value::as_str).filter(|id| is_tenant_id(id));
+        let valid_id =
+            t.id.as_ref()
+                .and_then(raw::Leaf::typed)
+                .map(String::as_str)
+                .filter(|id| is_tenant_id(id));
         let mut own_notices = Vec::new();
         let result = ctx.tenant(i, t, &mut own_notices);
         let Some(id) = valid_id else {

@@ -61,7 +61,7 @@ impl Ctx<'_> {
                     ));
                 }
             }
-            let field = self.string(
+            let field = self.string_value(
                 table.get("field"),
                 &format!("{key}.field"),
                 "a UKG field name such as \"companyCode\"",
@@ -83,7 +83,7 @@ impl Ctx<'_> {
                     ),
                 ));
             }
-            let name = self.string(
+            let name = self.string_value(
                 table.get("name"),
                 &format!("{key}.name"),
                 "a short description of the rule",

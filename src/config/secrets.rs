@@ -3,17 +3,16 @@
 //! and no message ever shows a value that might be the secret.
 
 use secrecy::SecretString;
-use toml::Value;
 
-use super::raw::Refused;
+use super::raw::{Refused, Text};
 use super::validate::{io_reason, is_env_name, Ctx};
 use super::ConfigError;
 
 /// The three ways a secret may be written (only two are accepted).
 pub(super) struct SecretKeys<'r> {
     pub(super) inline: Option<&'r Refused>,
-    pub(super) env: Option<&'r Value>,
-    pub(super) file: Option<&'r Value>,
+    pub(super) env: Option<&'r Text>,
+    pub(super) file: Option<&'r Text>,
 }
 
 impl Ctx<'_> {
@@ -49,8 +48,8 @@ impl Ctx<'_> {
             (None, None) => Ok(None),
             (Some(v), None) => {
                 let key = format!("{table}.{name}_env");
-                let var = match v {
-                    Value::String(var) if is_env_name(var) => var,
+                let var = match v.typed() {
+                    Some(var) if is_env_name(var) => var,
                     _ => {
                         return Err(self.err(
                             key,
@@ -65,7 +64,7 @@ impl Ctx<'_> {
             }
             (None, Some(v)) => {
                 let key = format!("{table}.{name}_file");
-                let Value::String(raw) = v else {
+                let Some(raw) = v.typed() else {
                     return Err(self.err(key, "expected the path of a file holding the secret, as a string"));
                 };
                 // The value is never echoed: it may be the secret itself, pasted by mistake.

@@ -222,13 +222,13 @@ impl Ctx<'_> {
             }
             let name_key = format!("{k}.name");
             let name = self.required(
-                self.string(table.get("name"), &name_key, "the column's header, e.g. \"email\"")?,
+                self.string_value(table.get("name"), &name_key, "the column's header, e.g. \"email\"")?,
                 &name_key,
                 "the column's header, e.g. \"email\"",
             )?;
             let value_key = format!("{k}.value");
             let src = self.required(
-                self.string(table.get("value"), &value_key, "an expression such as \"{email}\"")?,
+                self.string_value(table.get("value"), &value_key, "an expression such as \"{email}\"")?,
                 &value_key,
                 "an expression such as \"{email}\"",
             )?;

@@ -10,7 +10,7 @@ use hrsync_actors::scope::ScopeSpec;
 use hrsync_actors::spec::{MappingSpec, TargetSpec, TenantSpec};
 use toml::Value;
 
-use super::raw::{RawMapping, RawTenant};
+use super::raw::{Dur, RawMapping, RawTenant};
 use super::validate::{
     describe, is_tenant_id, Ctx, DEFAULT_QUARANTINE_AFTER, DEFAULT_SCHEDULE, MAX_CHANGES_EVERY, MAX_SCHEDULE,
     MIN_CHANGES_EVERY, MIN_SCHEDULE,
@@ -141,7 +141,7 @@ impl Ctx<'_> {
     }
 
     /// `changes_every`: absent (the change feed is off), or a duration of at least 3 h.
-    pub(super) fn changes_every(&self, v: Option<&Value>, key: &str) -> Result<Option<Duration>, ConfigError> {
+    pub(super) fn changes_every(&self, v: Option<&Dur>, key: &str) -> Result<Option<Duration>, ConfigError> {
         if v.is_none() {
             return Ok(None);
         }

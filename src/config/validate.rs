@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use toml::Value;
 
+use super::raw::{Dur, Flag, Humantime, Int, Leaf, Text};
 use super::ConfigError;
 
 // Defaults (documented in config/hrsync.example.toml; keep the two in step).
@@ -49,8 +50,18 @@ impl Ctx<'_> {
     pub(super) fn notice(&self, key: &str, message: &str) -> String {
         format!("{}: {key}: {message}", self.path.display())
     }
-    /// A string value, if present. Not for secret-related keys (the value is echoed on error).
+    /// A string leaf, if present. Not for secret-related keys (the value is echoed on error).
     pub(super) fn string<'v>(
+        &self,
+        v: Option<&'v Text>,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<&'v str>, ConfigError> {
+        self.string_value(v.map(Leaf::raw), key, expected)
+    }
+
+    /// [`Ctx::string`] for a value read by hand from a table (scope rules, file columns).
+    pub(super) fn string_value<'v>(
         &self,
         v: Option<&'v Value>,
         key: &str,
@@ -67,36 +78,37 @@ impl Ctx<'_> {
         v.ok_or_else(|| self.err(key, format!("missing; expected {expected}")))
     }
 
-    /// An integer in `lo..=hi`, if present.
-    pub(super) fn boolean(&self, v: Option<&Value>, key: &str) -> Result<Option<bool>, ConfigError> {
-        match v {
-            None => Ok(None),
-            Some(Value::Boolean(b)) => Ok(Some(*b)),
-            Some(other) => Err(self.err(key, format!("expected true or false, got {}", describe(other)))),
+    /// A boolean, if present.
+    pub(super) fn boolean(&self, v: Option<&Flag>, key: &str) -> Result<Option<bool>, ConfigError> {
+        let Some(v) = v else { return Ok(None) };
+        match v.typed() {
+            Some(b) => Ok(Some(*b)),
+            None => Err(self.err(key, format!("expected true or false, got {}", describe(v.raw())))),
         }
     }
 
-    pub(super) fn int(&self, v: Option<&Value>, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ConfigError> {
+    /// An integer in `lo..=hi`, if present.
+    pub(super) fn int(&self, v: Option<&Int>, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ConfigError> {
         let expected = if hi >= i64::from(u32::MAX) {
             format!("an integer >= {lo}")
         } else {
             format!("an integer {lo}..={hi}")
         };
-        match v {
-            None => Ok(None),
-            Some(Value::Integer(n)) if (lo..=hi).contains(n) => Ok(Some(*n)),
-            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Err(self.err(
+        let Some(v) = v else { return Ok(None) };
+        match (v.typed(), v.raw()) {
+            (Some(n), _) if (lo..=hi).contains(n) => Ok(Some(*n)),
+            (None, Value::String(s)) if s.trim().parse::<i64>().is_ok() => Err(self.err(
                 key,
                 format!("expected {expected}, got {s:?} (a string; write the number without quotes)"),
             )),
-            Some(other) => Err(self.err(key, format!("expected {expected}, got {}", describe(other)))),
+            (_, raw) => Err(self.err(key, format!("expected {expected}, got {}", describe(raw)))),
         }
     }
 
     /// A humantime duration in `min..=max`, `default` when absent.
     pub(super) fn duration(
         &self,
-        v: Option<&Value>,
+        v: Option<&Dur>,
         key: &str,
         examples: &str,
         default: Duration,
@@ -104,18 +116,19 @@ impl Ctx<'_> {
         max: Duration,
     ) -> Result<Duration, ConfigError> {
         let Some(v) = v else { return Ok(default) };
-        let Value::String(s) = v else {
+        let Value::String(s) = v.raw() else {
             return Err(self.err(
                 key,
                 format!(
                     "expected a duration such as {examples} (a quoted string), got {}",
-                    describe(v)
+                    describe(v.raw())
                 ),
             ));
         };
-        let d = humantime::parse_duration(s.trim())
-            .map_err(|_| self.err(key, format!("expected a duration such as {examples}, got {s:?}")))?;
-        if d < min || d > max {
+        let Some(Humantime(d)) = v.typed() else {
+            return Err(self.err(key, format!("expected a duration such as {examples}, got {s:?}")));
+        };
+        if *d < min || *d > max {
             return Err(self.err(
                 key,
                 format!(
@@ -125,11 +138,11 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        Ok(d)
+        Ok(*d)
     }
 
     /// A required email address.
-    pub(super) fn email(&self, v: Option<&Value>, key: &str, example: &str) -> Result<String, ConfigError> {
+    pub(super) fn email(&self, v: Option<&Text>, key: &str, example: &str) -> Result<String, ConfigError> {
         let expected = format!("an email address such as \"{example}\"");
         let s = self.required(self.string(v, key, &expected)?, key, &expected)?.trim();
         if !looks_like_email(s) {

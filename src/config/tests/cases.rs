@@ -75,6 +75,41 @@ fn out_of_range_integer_names_key_and_range() {
     ]);
 }
 
+/// A leaf of another type than its key's is refused with what was written, for every type.
+#[test]
+fn wrong_types_name_what_was_written() {
+    check(&[
+        (ukg_key("page_size = 5.0"), "tenant acme: ukg.page_size: expected an integer 1..=10000, got 5 (a float)"),
+        (ukg_key("page_size = true"), "tenant acme: ukg.page_size: expected an integer 1..=10000, got true"),
+        (ukg_key("page_size = [1]"), "tenant acme: ukg.page_size: expected an integer 1..=10000, got an array"),
+        (
+            "[service]\ndata_dir = 1979-05-27\n".into(),
+            "service.data_dir: expected a directory path such as \"/var/lib/hrsync\", got 1979-05-27 (a date/time)",
+        ),
+        (
+            "[service]\ndata_dir = { a = 1 }\n".into(),
+            "service.data_dir: expected a directory path such as \"/var/lib/hrsync\", got a table",
+        ),
+        (tenant_key("first_run_review = 1"), "tenant acme: first_run_review: expected true or false, got 1"),
+        (tenant_key("first_run_review = \"true\""), "tenant acme: first_run_review: expected true or false, got \"true\""),
+        (
+            tenant_key("schedule = 1979-05-27T07:32:00Z"),
+            "tenant acme: schedule: expected a duration such as \"24h\" or \"6h 30m\" (a quoted string), got 1979-05-27T07:32:00Z (a date/time)",
+        ),
+        (
+            ukg_key("password_env = 42").replace("password_env = \"ACME_UKG_PASSWORD\"\n", ""),
+            "tenant acme: ukg.password_env: expected the name of an environment variable",
+        ),
+        (
+            ukg_key("api_key_file = 42").replace("api_key_env = \"ACME_UKG_API_KEY\"\n", ""),
+            "tenant acme: ukg.api_key_file: expected the path of a file holding the secret, as a string",
+        ),
+    ]);
+    // Blanks around a duration are ignored, as they always were.
+    let s = parse_ok(&tenant_key("schedule = \" 6h \""));
+    assert_eq!(s.tenants[0].schedule, Duration::from_secs(6 * 3600));
+}
+
 #[test]
 fn durations_name_key_and_examples() {
     check(&[
