@@ -16,12 +16,11 @@
 //!   is loopback (simulators, tests). User info in a URL is refused (it would be logged).
 //! - Relative paths (`data_dir`, `*_file`) are resolved against the config file's folder, so
 //!   the meaning of a config does not depend on the directory the service was started from.
-
 //!
-//! Layout: [`raw`] mirrors the file (serde, unknown keys refused), [`errors`] turns TOML/serde
+//! Layout: `raw` mirrors the file (serde, unknown keys refused), `errors` turns TOML/serde
 //! errors into `file:line:col: key: message`, and the validation layer turns the raw tables
-//! into specs: [`validate`] (defaults, leaf readers), [`secrets`], [`urls`], [`service`]
-//! (`[service]`, `[smtp]`), [`tenant`], [`scope`], [`targets`] (`ukg`, `scim`, `file`).
+//! into specs: `validate` (defaults, leaf readers), `secrets`, `urls`, `service`
+//! (`[service]`, `[smtp]`), `tenant`, `scope`, `targets` (`ukg`, `scim`, `file`).
 
 mod errors;
 mod raw;
