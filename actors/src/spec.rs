@@ -1,7 +1,7 @@
 //! Validated, ready-to-use settings for one tenant and for the mailer.
 //!
 //! These are what the actors consume. They are built by the binary from the config file
-//! (`src/config.rs`), which owns the file format, its defaults and its error messages; the
+//! (`src/config/`), which owns the file format, its defaults and its error messages; the
 //! actors never see TOML. Secrets are held as [`SecretString`] so they cannot reach a log,
 //! an error or a `Debug` print by accident.
 
