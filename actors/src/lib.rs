@@ -5,22 +5,24 @@
 //! root `Supervisor` spawns and watches one `TenantSupervisor` per tenant. The UKG client, the
 //! SCIM client, the mapping and the store live here too; the binary (`src/`) only turns the
 //! config file into [`spec`] values and wires the HTTP face.
+//!
+//! The data, the specs and the pure engine (mapping, scope, brake, quarantine, backoff) live
+//! in the ractor-free crate `hrsync-core` (see its layout section).
+//!
+//! # Bridge (temporary)
+//!
+//! The `pub use hrsync_core::…` lines below re-export each module moved to `hrsync-core`
+//! under its old name, so `hrsync_actors::model`, `crate::spec`, … keep compiling unchanged
+//! in actors/, src/, tests/ and examples/. [`model`] is a small module rather than a plain
+//! re-export: it adds [`page::Page`] and [`page::PagePlan`], which hold an `ActorRef` and so
+//! stay here. The next stage rewrites those paths to `hrsync_core::…` and removes the bridge.
 
 pub mod approve;
-pub mod brake;
 pub mod change_feed;
 pub mod delivery;
-pub mod error;
-pub mod expr;
-pub mod faults;
-pub mod mapping;
-pub mod model;
 pub mod roster_read;
-pub mod sanitize;
 pub mod scim;
-pub mod scope;
 pub mod sftp;
-pub mod spec;
 pub mod store;
 pub mod ukg;
 pub mod upstream;
@@ -33,8 +35,8 @@ pub mod mapper;
 pub mod misconfigured;
 pub mod notifier;
 pub mod one_sync;
+pub mod page;
 pub mod plan;
-pub mod quarantine;
 pub mod reconcile;
 pub mod report;
 pub mod resources;
@@ -48,3 +50,13 @@ pub mod status;
 pub mod tenant;
 pub mod write_phase;
 pub mod writer;
+
+// Bridge: modules moved to hrsync-core, under their old names (see the crate doc).
+pub use hrsync_core::engine::{brake, mapping, quarantine, scope};
+pub use hrsync_core::{error, expr, faults, sanitize, spec};
+
+/// Bridge: `hrsync_core::model` plus the page messages that hold an `ActorRef`.
+pub mod model {
+    pub use crate::page::{Page, PagePlan};
+    pub use hrsync_core::model::*;
+}

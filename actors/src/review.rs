@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+pub use crate::model::ReviewSummary;
 use crate::model::{Action, PlanItem, RecordFailure};
 use crate::plan::{PlanError, PlanReport};
 use crate::report::{html_escape, Email};
@@ -47,28 +48,6 @@ pub struct Review {
     /// Creates that would collide with an app user holding the same userName for another
     /// employee (they would be set aside).
     pub conflicts: Vec<RecordFailure>,
-}
-
-/// The counts a person approves.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewSummary {
-    /// Employees read from UKG.
-    pub read: u64,
-    /// New users to create in the app.
-    pub creates: u64,
-    /// Users already in the app (same externalId, or same userName and no other
-    /// externalId) that hrsync would take over instead of creating.
-    pub adoptions: u64,
-    pub updates: u64,
-    pub reactivations: u64,
-    pub manager_links: u64,
-    pub deactivations: u64,
-    pub conflicts: u64,
-    pub set_aside: u64,
-    pub out_of_scope: u64,
-    pub unchanged: u64,
-    /// Why the run would hold its deactivations (the brake), if it would.
-    pub brake: Option<String>,
 }
 
 /// What a tenant's next run must do about review.
@@ -249,26 +228,6 @@ pub async fn compute(
         conflicts,
     };
     Ok((review, report))
-}
-
-impl ReviewSummary {
-    /// One line: the counts a person approves.
-    pub fn line(&self) -> String {
-        format!(
-            "{} read: {} create, {} adopt, {} update, {} reactivate, {} manager link, {} deactivate, {} conflict, {} set aside, {} out of scope, {} unchanged",
-            self.read,
-            self.creates,
-            self.adoptions,
-            self.updates,
-            self.reactivations,
-            self.manager_links,
-            self.deactivations,
-            self.conflicts,
-            self.set_aside,
-            self.out_of_scope,
-            self.unchanged
-        )
-    }
 }
 
 /// The email asking the technical contact to review the plan.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::UkgError;
 use crate::model::Employee;
+pub use crate::model::{is_sensitive, SENSITIVE};
 use crate::roster_read::{parse_rows, Row};
 use crate::spec::UkgSpec;
 use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
@@ -291,31 +292,6 @@ fn permission_for(path: &str) -> &'static str {
     } else {
         "Personnel Integration"
     }
-}
-
-/// Substrings of field names that are never read (sensitive HR data), compared lower-case.
-pub const SENSITIVE: [&str; 15] = [
-    "ssn",
-    "birth",
-    "national",
-    "taxid",
-    "salary",
-    "pay",
-    "gender",
-    "ethnic",
-    "race",
-    "disab",
-    "veteran",
-    "marital",
-    "addressline",
-    "zip",
-    "homephone",
-];
-
-/// Whether a UKG field name is sensitive (never read, stored, logged or sent).
-pub fn is_sensitive(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SENSITIVE.iter().any(|s| lower.contains(s))
 }
 
 /// The other fields of a row that a mapping or scope rule may read

@@ -37,29 +37,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
+pub use crate::model::EmployeeState;
 pub mod integrity;
 
 use crate::brake::Held;
 use crate::change_feed::FeedState;
 use crate::error::StoreError;
 use crate::model::{AppUser, Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
-
-/// What hrsync last applied to the app for one employee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmployeeState {
-    /// The app's id of the user.
-    pub app_id: String,
-    /// `mapping::content_hash` of the attributes last applied.
-    pub hash: String,
-    /// Whether the user is active in the app.
-    pub active: bool,
-    /// The manager's UKG employee id as linked in the app (None: no link).
-    pub manager: Option<String>,
-    /// The attributes last applied (for field-by-field plans); None when only linked.
-    #[serde(default)]
-    pub user: Option<AppUser>,
-    pub applied_at: DateTime<Utc>,
-}
 
 /// Where the current (or last) run stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,8 +7,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::EmployeeState;
-
 /// The 64-bit hash of an employee id, for roster-wide sets that must not grow with the ids'
 /// length: 8 bytes an id. std's `DefaultHasher` is the same for an id within one process,
 /// which is all these in-memory sets need (never stored).
@@ -48,7 +46,7 @@ pub struct Employee {
     pub supervisor_id: Option<String>,
     /// Whether the manager is in the roster (demographics) at all.
     pub supervisor_in_roster: bool,
-    /// The UKG fields a mapping or a scope rule may read ([`crate::mapping::UKG_FIELDS`]) by
+    /// The UKG fields a mapping or a scope rule may read (`engine::mapping::UKG_FIELDS`) by
     /// API name (employment and demographics, plus the resolved `department`). The names are
     /// the list's own `&'static str`: a page holds thousands of employees in flight.
     pub fields: Fields,
@@ -122,47 +120,6 @@ pub struct RunCtx {
     pub started_at: DateTime<Utc>,
     /// Pipeline generation that runs it (stale generations are ignored).
     pub generation: u64,
-}
-
-/// One page of the roster, joined, on its way to the mapper.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub run: RunCtx,
-    /// 1-based index of this employment-details page in the run.
-    pub index: u32,
-    /// True when this is the last page of the roster.
-    pub last: bool,
-    pub employees: Vec<Employee>,
-    /// Rows of this page that could not be read as an employee.
-    pub failures: Vec<RecordFailure>,
-    /// Employee ids of rows set aside here (unreadable, listed twice, no demographics): present
-    /// in UKG, so never deactivated by absence.
-    pub present: Vec<String>,
-    /// Where the writer sends `PageCommitted` (the fetcher that read this page).
-    pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
-}
-
-/// What the mapper decided for one page.
-#[derive(Debug, Clone)]
-pub struct PagePlan {
-    pub run: RunCtx,
-    pub index: u32,
-    pub last: bool,
-    pub items: Vec<PlanItem>,
-    /// Employees read and found unchanged.
-    pub unchanged: u64,
-    /// Employees set aside by the mapper (and manager links it skipped).
-    pub failures: Vec<RecordFailure>,
-    /// Employees out of scope on this page, with the rule that excluded each.
-    pub excluded: Vec<RecordFailure>,
-    /// Changes left for the next run: not in the approved first-run review.
-    pub deferred: u64,
-    /// Employee ids present on this page (for deactivation by absence).
-    pub seen: Vec<String>,
-    /// Rows on this page (employees read).
-    pub read: u64,
-    /// Where the writer sends `PageCommitted`.
-    pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
 }
 
 /// Counts of what a run did.
@@ -261,7 +218,7 @@ pub struct RunSummary {
     pub error: Option<String>,
     /// For `AwaitingReview`: the plan waiting for approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<crate::review::ReviewSummary>,
+    pub review: Option<ReviewSummary>,
     pub pages: u32,
     /// Requests sent upstream during the run.
     pub traffic: Traffic,
@@ -278,5 +235,103 @@ pub struct Traffic {
     pub scim_throttled: u64,
 }
 
+impl Traffic {
+    /// What happened between `before` and these counters.
+    pub fn since(&self, before: &Traffic) -> Traffic {
+        Traffic {
+            ukg_requests: self.ukg_requests - before.ukg_requests,
+            ukg_retries: self.ukg_retries - before.ukg_retries,
+            ukg_throttled: self.ukg_throttled - before.ukg_throttled,
+            scim_requests: self.scim_requests - before.scim_requests,
+            scim_retries: self.scim_retries - before.scim_retries,
+            scim_throttled: self.scim_throttled - before.scim_throttled,
+        }
+    }
+}
+
 /// Most per-record failures kept in one summary.
 pub const MAX_FAILURES_KEPT: usize = 1000;
+
+/// What hrsync last applied to the app for one employee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeState {
+    /// The app's id of the user.
+    pub app_id: String,
+    /// `mapping::content_hash` of the attributes last applied.
+    pub hash: String,
+    /// Whether the user is active in the app.
+    pub active: bool,
+    /// The manager's UKG employee id as linked in the app (None: no link).
+    pub manager: Option<String>,
+    /// The attributes last applied (for field-by-field plans); None when only linked.
+    #[serde(default)]
+    pub user: Option<AppUser>,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// The counts a person approves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSummary {
+    /// Employees read from UKG.
+    pub read: u64,
+    /// New users to create in the app.
+    pub creates: u64,
+    /// Users already in the app (same externalId, or same userName and no other
+    /// externalId) that hrsync would take over instead of creating.
+    pub adoptions: u64,
+    pub updates: u64,
+    pub reactivations: u64,
+    pub manager_links: u64,
+    pub deactivations: u64,
+    pub conflicts: u64,
+    pub set_aside: u64,
+    pub out_of_scope: u64,
+    pub unchanged: u64,
+    /// Why the run would hold its deactivations (the brake), if it would.
+    pub brake: Option<String>,
+}
+
+impl ReviewSummary {
+    /// One line: the counts a person approves.
+    pub fn line(&self) -> String {
+        format!(
+            "{} read: {} create, {} adopt, {} update, {} reactivate, {} manager link, {} deactivate, {} conflict, {} set aside, {} out of scope, {} unchanged",
+            self.read,
+            self.creates,
+            self.adoptions,
+            self.updates,
+            self.reactivations,
+            self.manager_links,
+            self.deactivations,
+            self.conflicts,
+            self.set_aside,
+            self.out_of_scope,
+            self.unchanged
+        )
+    }
+}
+
+/// Substrings of field names that are never read (sensitive HR data), compared lower-case.
+pub const SENSITIVE: [&str; 15] = [
+    "ssn",
+    "birth",
+    "national",
+    "taxid",
+    "salary",
+    "pay",
+    "gender",
+    "ethnic",
+    "race",
+    "disab",
+    "veteran",
+    "marital",
+    "addressline",
+    "zip",
+    "homephone",
+];
+
+/// Whether a UKG field name is sensitive (never read, stored, logged or sent).
+pub fn is_sensitive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE.iter().any(|s| lower.contains(s))
+}

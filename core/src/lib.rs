@@ -1,0 +1,29 @@
+//! hrsync-core: everything hrsync knows and decides that does not need an actor. No ractor
+//! dependency (checked by `scripts/check-floors.sh`).
+//!
+//! # Layout: floors that import only downwards
+//!
+//! Ground first; a module may import its own floor and the floors below it, never one
+//! above, and modules never import each other in a circle. The floors are listed in
+//! `core/FLOORS` and checked in CI by `scripts/check-floors.sh`.
+//!
+//! 1. **ground** — the data that flows and the validated settings: [`model`] (employees,
+//!    app users, states, run summaries, review summary), [`spec`] (validated tenant specs,
+//!    including the brake, scope, user-file and SFTP settings), [`expr`] (parsed column and
+//!    attribute expressions, part of a validated spec), [`error`], [`faults`] (test fault
+//!    hooks) and [`sanitize`] (what may be shown of a text or a spec's secrets).
+//! 2. **engine** — [`engine`]: mapping, scope, brake, quarantine, backoff; pure functions.
+//! 3. **clients** — (next stage) upstream retry, UKG, SCIM, SFTP, mail, file delivery, user file.
+//! 4. **store** — (next stage) the progress-store trait by concern and its sled implementation.
+//!
+//! The modules not yet moved still live in `hrsync-actors`, which re-exports these under
+//! their old names.
+
+pub mod error;
+pub mod expr;
+pub mod faults;
+pub mod model;
+pub mod sanitize;
+pub mod spec;
+
+pub mod engine;
