@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (a Python venv in .venv with the real
 # scim2-server and aiosmtpd from PyPI; Debian's chromium for the status-page test and
-# openssh-server for the file writer's SFTP tests), checks the floors of core/ (check-floors.sh),
-# formatting and lints, then runs every test of the workspace. Extra arguments go to `cargo test` (e.g. a test name filter).
+# openssh-server for the file writer's SFTP tests), checks the floors of core/
+# (scripts/check-floors.sh), formatting and lints, then runs every test of the workspace.
+# Extra arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
