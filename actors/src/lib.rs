@@ -19,18 +19,12 @@
 
 pub mod approve;
 pub mod change_feed;
-pub mod delivery;
 pub mod roster_read;
-pub mod scim;
-pub mod sftp;
 pub mod store;
 pub mod ukg;
-pub mod upstream;
-pub mod user_file;
 
 pub mod fetcher;
 pub mod file_writer;
-pub mod mailer;
 pub mod mapper;
 pub mod misconfigured;
 pub mod notifier;
@@ -38,7 +32,6 @@ pub mod one_sync;
 pub mod page;
 pub mod plan;
 pub mod reconcile;
-pub mod report;
 pub mod resources;
 pub mod restart;
 pub mod review;
@@ -52,6 +45,7 @@ pub mod write_phase;
 pub mod writer;
 
 // Bridge: modules moved to hrsync-core, under their old names (see the crate doc).
+pub use hrsync_core::clients::{delivery, mailer, report, scim, sftp, upstream, user_file};
 pub use hrsync_core::engine::{brake, mapping, quarantine, scope};
 pub use hrsync_core::{error, expr, faults, sanitize, spec};
 

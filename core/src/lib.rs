@@ -13,7 +13,9 @@
 //!    attribute expressions, part of a validated spec), [`error`], [`faults`] (test fault
 //!    hooks) and [`sanitize`] (what may be shown of a text or a spec's secrets).
 //! 2. **engine** — [`engine`]: mapping, scope, brake, quarantine, backoff; pure functions.
-//! 3. **clients** — (next stage) upstream retry, UKG, SCIM, SFTP, mail, file delivery, user file.
+//! 3. **clients** — [`clients`]: upstream retry and rate limits, SCIM, SFTP, SMTP mail and
+//!    the emails' text (`report`), the user file's rendering and its delivery (the UKG
+//!    client moves here next).
 //! 4. **store** — (next stage) the progress-store trait by concern and its sled implementation.
 //!
 //! The modules not yet moved still live in `hrsync-actors`, which re-exports these under
@@ -26,4 +28,5 @@ pub mod model;
 pub mod sanitize;
 pub mod spec;
 
+pub mod clients;
 pub mod engine;

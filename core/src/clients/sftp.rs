@@ -22,7 +22,7 @@ use russh::client;
 use russh::keys::{Algorithm, HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh_sftp::client::SftpSession;
 
-pub use hrsync_core::spec::{SftpAuth, SftpSpec};
+pub use crate::spec::{SftpAuth, SftpSpec};
 use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
 

@@ -18,12 +18,12 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
+use crate::engine::mapping::ENTERPRISE_PREFIX;
 use crate::expr::Expr;
-use crate::mapping::ENTERPRISE_PREFIX;
 use crate::model::AppUser;
+use crate::model::EmployeeState;
 use crate::spec::MappingSpec;
-use crate::store::EmployeeState;
-pub use hrsync_core::spec::{Column, FileFormat};
+pub use crate::spec::{Column, FileFormat};
 
 /// The fields of a row that a column may read (plus the tenant's mapped attributes, by the
 /// last part of their path, e.g. `costCenter`).
