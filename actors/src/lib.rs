@@ -19,9 +19,7 @@
 
 pub mod approve;
 pub mod change_feed;
-pub mod roster_read;
 pub mod store;
-pub mod ukg;
 
 pub mod fetcher;
 pub mod file_writer;
@@ -45,7 +43,7 @@ pub mod write_phase;
 pub mod writer;
 
 // Bridge: modules moved to hrsync-core, under their old names (see the crate doc).
-pub use hrsync_core::clients::{delivery, mailer, report, scim, sftp, upstream, user_file};
+pub use hrsync_core::clients::{delivery, mailer, report, roster_read, scim, sftp, ukg, upstream, user_file};
 pub use hrsync_core::engine::{brake, mapping, quarantine, scope};
 pub use hrsync_core::{error, expr, faults, sanitize, spec};
 

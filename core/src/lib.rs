@@ -13,9 +13,9 @@
 //!    attribute expressions, part of a validated spec), [`error`], [`faults`] (test fault
 //!    hooks) and [`sanitize`] (what may be shown of a text or a spec's secrets).
 //! 2. **engine** — [`engine`]: mapping, scope, brake, quarantine, backoff; pure functions.
-//! 3. **clients** — [`clients`]: upstream retry and rate limits, SCIM, SFTP, SMTP mail and
-//!    the emails' text (`report`), the user file's rendering and its delivery (the UKG
-//!    client moves here next).
+//! 3. **clients** — [`clients`]: upstream retry and rate limits, the UKG client and the
+//!    roster read (with `ukg_json`, how UKG's rows read), SCIM, SFTP, SMTP mail and the
+//!    emails' text (`report`), the user file's rendering and its delivery.
 //! 4. **store** — (next stage) the progress-store trait by concern and its sled implementation.
 //!
 //! The modules not yet moved still live in `hrsync-actors`, which re-exports these under
