@@ -12,15 +12,14 @@
 //! Used by the tenant supervisor (when to review, computing it), the mapper and the writer
 //! (the filter of an approved run) and the CLI / admin API (approve, reject).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
-pub use crate::model::ReviewSummary;
-use crate::model::{Action, PlanItem, RecordFailure};
+pub use crate::model::{change_key, Review, ReviewSummary};
+use crate::model::{Action, RecordFailure};
 use crate::plan::{PlanError, PlanReport};
 use crate::report::{html_escape, Email};
 use crate::scim::ScimClient;
@@ -30,25 +29,6 @@ use crate::ukg::UkgClient;
 
 /// Most entries of each list shown in the review email.
 const EMAIL_LIST_LIMIT: usize = 50;
-
-/// A computed plan waiting for (or given) a person's approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    /// The configuration the plan was computed with (see [`fingerprint`]).
-    pub fingerprint: String,
-    pub created_at: DateTime<Utc>,
-    /// Set by `hrsync approve`: the next run applies the plan.
-    pub approved: bool,
-    /// Employee id → [`change_key`] of every create, adoption, update, reactivation and
-    /// manager link in the plan.
-    pub changes: BTreeMap<String, String>,
-    /// Employee ids the plan deactivates.
-    pub deactivations: BTreeSet<String>,
-    pub summary: ReviewSummary,
-    /// Creates that would collide with an app user holding the same userName for another
-    /// employee (they would be set aside).
-    pub conflicts: Vec<RecordFailure>,
-}
 
 /// What a tenant's next run must do about review.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,25 +114,6 @@ pub fn decide(spec: &TenantSpec, store: &dyn ProgressStore, reject: bool) -> Res
         "plan approved for tenant {tenant} ({}); applying exactly this plan",
         review.summary.line()
     ))
-}
-
-/// The key a planned change is approved under: its content hash and manager.
-pub fn change_key(item: &PlanItem) -> String {
-    format!(
-        "{}|{}",
-        item.hash,
-        item.user.manager_external_id.as_deref().unwrap_or("")
-    )
-}
-
-impl Review {
-    /// Whether the approved plan contains this change (exactly as planned now).
-    pub fn allows(&self, item: &PlanItem) -> bool {
-        match &item.action {
-            Action::Deactivate { .. } => self.deactivations.contains(&item.user.external_id),
-            _ => self.changes.get(&item.user.external_id) == Some(&change_key(item)),
-        }
-    }
 }
 
 /// Computes the plan to review: the full diff (see `plan::plan`), with creates sorted into

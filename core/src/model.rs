@@ -4,6 +4,8 @@
 //! An [`Employee`] holds only what the sync needs: sensitive HR fields (SSN, birth date,
 //! home address) are never deserialized, so they cannot be stored, logged or sent.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -310,6 +312,94 @@ impl ReviewSummary {
         )
     }
 }
+
+/// A computed plan waiting for (or given) a person's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The configuration the plan was computed with (see `review::fingerprint`).
+    pub fingerprint: String,
+    pub created_at: DateTime<Utc>,
+    /// Set by `hrsync approve`: the next run applies the plan.
+    pub approved: bool,
+    /// Employee id → [`change_key`] of every create, adoption, update, reactivation and
+    /// manager link in the plan.
+    pub changes: BTreeMap<String, String>,
+    /// Employee ids the plan deactivates.
+    pub deactivations: BTreeSet<String>,
+    pub summary: ReviewSummary,
+    /// Creates that would collide with an app user holding the same userName for another
+    /// employee (they would be set aside).
+    pub conflicts: Vec<RecordFailure>,
+}
+
+/// The key a planned change is approved under: its content hash and manager.
+pub fn change_key(item: &PlanItem) -> String {
+    format!(
+        "{}|{}",
+        item.hash,
+        item.user.manager_external_id.as_deref().unwrap_or("")
+    )
+}
+
+impl Review {
+    /// Whether the approved plan contains this change (exactly as planned now).
+    pub fn allows(&self, item: &PlanItem) -> bool {
+        match &item.action {
+            Action::Deactivate { .. } => self.deactivations.contains(&item.user.external_id),
+            _ => self.changes.get(&item.user.external_id) == Some(&change_key(item)),
+        }
+    }
+}
+
+/// What the store keeps for the feed of one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    /// When employee-changes was called (recorded before each call): the last 24 h, and
+    /// always the last one.
+    pub calls: Vec<DateTime<Utc>>,
+    /// The end of the last window whose employees were all applied.
+    pub applied_until: Option<DateTime<Utc>>,
+    /// The last window read, for status.
+    pub last_window: Option<WindowSummary>,
+}
+
+impl FeedState {
+    /// Records a call at `now`, forgetting calls older than 24 h (but the last one).
+    pub fn record_call(&mut self, now: DateTime<Utc>) {
+        self.calls.push(now);
+        self.calls.sort();
+        let last = self.calls.len() - 1;
+        let mut i = 0;
+        self.calls.retain(|t| {
+            let keep = i == last || now - *t < DAY;
+            i += 1;
+            keep
+        });
+    }
+
+    /// Calls in the 24 h before `now`.
+    pub fn calls_within_day(&self, now: DateTime<Utc>) -> usize {
+        self.calls.iter().filter(|t| now - **t < DAY).count()
+    }
+}
+
+/// One window, as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Employees the feed listed (after resolving repeated rows).
+    pub employees: usize,
+    /// Employees applied so far (unchanged ones included).
+    pub applied: usize,
+    /// People written to the app (user or manager link); 0 when all were already applied.
+    pub writes: usize,
+    /// "applied", "reading", "applying", or why the window stopped.
+    pub outcome: String,
+}
+
+/// 24 hours, the window of UKG's employee-changes call budget ([`FeedState`]).
+const DAY: chrono::Duration = chrono::Duration::hours(24);
 
 /// Substrings of field names that are never read (sensitive HR data), compared lower-case.
 pub const SENSITIVE: [&str; 15] = [
