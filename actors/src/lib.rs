@@ -2,12 +2,13 @@
 //!
 //! Per tenant: `TenantSupervisor` spawns `Fetcher → Mapper → Writer` (SCIM) or `FileWriter`
 //! (a user file, in a folder or over SFTP) and a `Notifier`; the
-//! root `Supervisor` spawns and watches one `TenantSupervisor` per tenant. The UKG client, the
-//! SCIM client, the mapping and the store live here too; the binary (`src/`) only turns the
-//! config file into [`spec`] values and wires the HTTP face.
+//! root `Supervisor` spawns and watches one `TenantSupervisor` per tenant; the flows they
+//! drive (one-person sync, change feed, review, approve, plan) live here too. The binary
+//! (`src/`) only turns the config file into [`spec`] values and wires the HTTP face.
 //!
-//! The data, the specs and the pure engine (mapping, scope, brake, quarantine, backoff) live
-//! in the ractor-free crate `hrsync-core` (see its layout section).
+//! The data, the specs, the pure engine (mapping, scope, brake, quarantine, backoff), the
+//! clients (UKG, SCIM, SFTP, mail, user file) and the store live in the ractor-free crate
+//! `hrsync-core` (see its layout section).
 //!
 //! # Bridge (temporary)
 //!
@@ -19,7 +20,6 @@
 
 pub mod approve;
 pub mod change_feed;
-pub mod store;
 
 pub mod fetcher;
 pub mod file_writer;
@@ -45,7 +45,7 @@ pub mod writer;
 // Bridge: modules moved to hrsync-core, under their old names (see the crate doc).
 pub use hrsync_core::clients::{delivery, mailer, report, roster_read, scim, sftp, ukg, upstream, user_file};
 pub use hrsync_core::engine::{brake, mapping, quarantine, scope};
-pub use hrsync_core::{error, expr, faults, sanitize, spec};
+pub use hrsync_core::{error, expr, faults, sanitize, spec, store};
 
 /// Bridge: `hrsync_core::model` plus the page messages that hold an `ActorRef`.
 pub mod model {

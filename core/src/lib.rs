@@ -16,10 +16,11 @@
 //! 3. **clients** — [`clients`]: upstream retry and rate limits, the UKG client and the
 //!    roster read (with `ukg_json`, how UKG's rows read), SCIM, SFTP, SMTP mail and the
 //!    emails' text (`report`), the user file's rendering and its delivery.
-//! 4. **store** — (next stage) the progress-store trait by concern and its sled implementation.
+//! 4. **store** — [`store`]: the progress-store trait and its sled implementation, with
+//!    the integrity check (splitting the trait by concern is the next stage).
 //!
-//! The modules not yet moved still live in `hrsync-actors`, which re-exports these under
-//! their old names.
+//! `hrsync-actors` re-exports these modules under their old names (`hrsync_actors::model`,
+//! `hrsync_actors::ukg`, …) as a temporary bridge.
 
 pub mod error;
 pub mod expr;
@@ -30,3 +31,4 @@ pub mod spec;
 
 pub mod clients;
 pub mod engine;
+pub mod store;

@@ -40,9 +40,9 @@ use sled::transaction::ConflictableTransactionError;
 pub use crate::model::EmployeeState;
 pub mod integrity;
 
-use crate::brake::Held;
-use crate::change_feed::FeedState;
+use crate::engine::brake::Held;
 use crate::error::StoreError;
+use crate::model::FeedState;
 use crate::model::{AppUser, Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
 
 /// Where the current (or last) run stands.
@@ -161,8 +161,8 @@ pub trait ProgressStore: Send + Sync {
     fn mail_sent_at(&self, signature: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn set_mail_sent_at(&self, signature: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// The plan waiting for (or given) approval (first-run review).
-    fn review(&self) -> Result<Option<crate::review::Review>, StoreError>;
-    fn set_review(&self, review: Option<&crate::review::Review>) -> Result<(), StoreError>;
+    fn review(&self) -> Result<Option<crate::model::Review>, StoreError>;
+    fn set_review(&self, review: Option<&crate::model::Review>) -> Result<(), StoreError>;
     /// The configuration fingerprint of the last completed run (see `review::fingerprint`).
     fn applied_fingerprint(&self) -> Result<Option<String>, StoreError>;
     fn set_applied_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError>;
@@ -176,9 +176,9 @@ pub trait ProgressStore: Send + Sync {
     fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
     /// The tenant's run health (failures in a row, quarantine), as last recorded; None
     /// before any failure was recorded.
-    fn health(&self) -> Result<Option<crate::quarantine::Health>, StoreError>;
+    fn health(&self) -> Result<Option<crate::engine::quarantine::Health>, StoreError>;
     /// Records the run health (whenever it changes; the caller flushes).
-    fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError>;
+    fn set_health(&self, health: &crate::engine::quarantine::Health) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Whether the tenant was started afresh by `hrsync rebaseline` and has not completed a
@@ -745,11 +745,11 @@ impl ProgressStore for SledTenant {
         }
     }
 
-    fn review(&self) -> Result<Option<crate::review::Review>, StoreError> {
+    fn review(&self) -> Result<Option<crate::model::Review>, StoreError> {
         self.get(META, REVIEW)?.map(|v| decode(REVIEW, &v)).transpose()
     }
 
-    fn set_review(&self, review: Option<&crate::review::Review>) -> Result<(), StoreError> {
+    fn set_review(&self, review: Option<&crate::model::Review>) -> Result<(), StoreError> {
         match review {
             Some(r) => self.put(META, REVIEW, encode(r)),
             None => self.delete(META, REVIEW),
@@ -956,11 +956,11 @@ impl ProgressStore for SledTenant {
         self.put(META, FEED, encode(state))
     }
 
-    fn health(&self) -> Result<Option<crate::quarantine::Health>, StoreError> {
+    fn health(&self) -> Result<Option<crate::engine::quarantine::Health>, StoreError> {
         self.get(META, HEALTH)?.map(|v| decode(HEALTH, &v)).transpose()
     }
 
-    fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError> {
+    fn set_health(&self, health: &crate::engine::quarantine::Health) -> Result<(), StoreError> {
         self.put(META, HEALTH, encode(health))
     }
 
