@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (a Python venv in .venv with the real
 # scim2-server and aiosmtpd from PyPI; Debian's chromium for the status-page test and
-# openssh-server for the file writer's SFTP tests), checks formatting and lints, then runs
-# every test of the workspace. Extra arguments go to `cargo test` (e.g. a test name filter).
+# openssh-server for the file writer's SFTP tests), checks the floors of core/
+# (scripts/check-floors.sh), formatting and lints, then runs every test of the workspace.
+# Extra arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ if [ "${#packages[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${packages[@]}" >/dev/null
 fi
 
+scripts/check-floors.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace "$@"

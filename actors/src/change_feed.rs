@@ -41,6 +41,7 @@ use crate::brake::deactivation_brake;
 use crate::error::StoreError;
 use crate::fetcher::read_lookups;
 use crate::model::Outcome;
+pub use crate::model::{FeedState, WindowSummary};
 use crate::one_sync::{sync_employee_with, OneSyncError, SyncCtx};
 use crate::status::StatusBoard;
 use crate::ukg::{self, Lookups};
@@ -127,53 +128,6 @@ impl FeedRules {
     pub fn allows(&self, calls: &[DateTime<Utc>], now: DateTime<Utc>) -> bool {
         self.next_allowed(calls, now) <= now
     }
-}
-
-/// What the store keeps for the feed of one tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeedState {
-    /// When employee-changes was called (recorded before each call): the last 24 h, and
-    /// always the last one.
-    pub calls: Vec<DateTime<Utc>>,
-    /// The end of the last window whose employees were all applied.
-    pub applied_until: Option<DateTime<Utc>>,
-    /// The last window read, for status.
-    pub last_window: Option<WindowSummary>,
-}
-
-impl FeedState {
-    /// Records a call at `now`, forgetting calls older than 24 h (but the last one).
-    pub fn record_call(&mut self, now: DateTime<Utc>) {
-        self.calls.push(now);
-        self.calls.sort();
-        let last = self.calls.len() - 1;
-        let mut i = 0;
-        self.calls.retain(|t| {
-            let keep = i == last || now - *t < DAY;
-            i += 1;
-            keep
-        });
-    }
-
-    /// Calls in the 24 h before `now`.
-    pub fn calls_within_day(&self, now: DateTime<Utc>) -> usize {
-        self.calls.iter().filter(|t| now - **t < DAY).count()
-    }
-}
-
-/// One window, as status shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowSummary {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    /// Employees the feed listed (after resolving repeated rows).
-    pub employees: usize,
-    /// Employees applied so far (unchanged ones included).
-    pub applied: usize,
-    /// People written to the app (user or manager link); 0 when all were already applied.
-    pub writes: usize,
-    /// "applied", "reading", "applying", or why the window stopped.
-    pub outcome: String,
 }
 
 /// The feed as `/status` shows it.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::model::Traffic;
 use crate::spec::TenantSpec;
 use crate::upstream::{self, Counters, Limiter};
 
@@ -28,6 +29,18 @@ impl TenantResources {
             scim_limiter: upstream::limiter(scim_rps, scim_burst),
             ukg_counters: Arc::default(),
             scim_counters: Arc::default(),
+        }
+    }
+
+    /// The tenant's request counters now.
+    pub(crate) fn traffic(&self) -> Traffic {
+        Traffic {
+            ukg_requests: self.ukg_counters.requests(),
+            ukg_retries: self.ukg_counters.retries(),
+            ukg_throttled: self.ukg_counters.throttled(),
+            scim_requests: self.scim_counters.requests(),
+            scim_retries: self.scim_counters.retries(),
+            scim_throttled: self.scim_counters.throttled(),
         }
     }
 }

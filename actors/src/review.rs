@@ -12,14 +12,14 @@
 //! Used by the tenant supervisor (when to review, computing it), the mapper and the writer
 //! (the filter of an approved run) and the CLI / admin API (approve, reject).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
-use crate::model::{Action, PlanItem, RecordFailure};
+pub use crate::model::{change_key, Review, ReviewSummary};
+use crate::model::{Action, RecordFailure};
 use crate::plan::{PlanError, PlanReport};
 use crate::report::{html_escape, Email};
 use crate::scim::ScimClient;
@@ -29,47 +29,6 @@ use crate::ukg::UkgClient;
 
 /// Most entries of each list shown in the review email.
 const EMAIL_LIST_LIMIT: usize = 50;
-
-/// A computed plan waiting for (or given) a person's approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    /// The configuration the plan was computed with (see [`fingerprint`]).
-    pub fingerprint: String,
-    pub created_at: DateTime<Utc>,
-    /// Set by `hrsync approve`: the next run applies the plan.
-    pub approved: bool,
-    /// Employee id → [`change_key`] of every create, adoption, update, reactivation and
-    /// manager link in the plan.
-    pub changes: BTreeMap<String, String>,
-    /// Employee ids the plan deactivates.
-    pub deactivations: BTreeSet<String>,
-    pub summary: ReviewSummary,
-    /// Creates that would collide with an app user holding the same userName for another
-    /// employee (they would be set aside).
-    pub conflicts: Vec<RecordFailure>,
-}
-
-/// The counts a person approves.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewSummary {
-    /// Employees read from UKG.
-    pub read: u64,
-    /// New users to create in the app.
-    pub creates: u64,
-    /// Users already in the app (same externalId, or same userName and no other
-    /// externalId) that hrsync would take over instead of creating.
-    pub adoptions: u64,
-    pub updates: u64,
-    pub reactivations: u64,
-    pub manager_links: u64,
-    pub deactivations: u64,
-    pub conflicts: u64,
-    pub set_aside: u64,
-    pub out_of_scope: u64,
-    pub unchanged: u64,
-    /// Why the run would hold its deactivations (the brake), if it would.
-    pub brake: Option<String>,
-}
 
 /// What a tenant's next run must do about review.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,25 +116,6 @@ pub fn decide(spec: &TenantSpec, store: &dyn ProgressStore, reject: bool) -> Res
     ))
 }
 
-/// The key a planned change is approved under: its content hash and manager.
-pub fn change_key(item: &PlanItem) -> String {
-    format!(
-        "{}|{}",
-        item.hash,
-        item.user.manager_external_id.as_deref().unwrap_or("")
-    )
-}
-
-impl Review {
-    /// Whether the approved plan contains this change (exactly as planned now).
-    pub fn allows(&self, item: &PlanItem) -> bool {
-        match &item.action {
-            Action::Deactivate { .. } => self.deactivations.contains(&item.user.external_id),
-            _ => self.changes.get(&item.user.external_id) == Some(&change_key(item)),
-        }
-    }
-}
-
 /// Computes the plan to review: the full diff (see `plan::plan`), with creates sorted into
 /// new users, adoptions and conflicts against the app's current users (SCIM targets; a
 /// user file has no app users to compare with).
@@ -249,26 +189,6 @@ pub async fn compute(
         conflicts,
     };
     Ok((review, report))
-}
-
-impl ReviewSummary {
-    /// One line: the counts a person approves.
-    pub fn line(&self) -> String {
-        format!(
-            "{} read: {} create, {} adopt, {} update, {} reactivate, {} manager link, {} deactivate, {} conflict, {} set aside, {} out of scope, {} unchanged",
-            self.read,
-            self.creates,
-            self.adoptions,
-            self.updates,
-            self.reactivations,
-            self.manager_links,
-            self.deactivations,
-            self.conflicts,
-            self.set_aside,
-            self.out_of_scope,
-            self.unchanged
-        )
-    }
 }
 
 /// The email asking the technical contact to review the plan.

@@ -150,7 +150,7 @@ pub(crate) async fn finish_review(
             };
             state.run = Some(ActiveRun {
                 ctx: run,
-                baseline: Traffic::now(&state.args.resources),
+                baseline: state.args.resources.traffic(),
                 crashes: 0,
             });
             return finish_run(

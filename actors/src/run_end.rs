@@ -15,7 +15,7 @@ use chrono::Utc;
 use ractor::{ActorProcessingErr, ActorRef};
 use tracing::{info, warn};
 
-use crate::model::{Counts, Outcome, RecordFailure, RunSummary, Traffic};
+use crate::model::{Counts, Outcome, RecordFailure, RunSummary};
 use crate::notifier::NotifierMsg;
 use crate::quarantine::{Health, Transition};
 use crate::review;
@@ -151,7 +151,7 @@ pub(crate) async fn finish_run(
         error,
         review: None,
         pages,
-        traffic: Traffic::now(res).since(&run.baseline),
+        traffic: res.traffic().since(&run.baseline),
     };
     let base = state.health.next_delay(state.args.spec.schedule);
     let delay = base + random_up_to((base / 20).min(Duration::from_secs(900)));

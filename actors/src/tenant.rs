@@ -164,32 +164,6 @@ impl Pipeline {
     }
 }
 
-impl Traffic {
-    /// The tenant's request counters now.
-    pub(crate) fn now(res: &TenantResources) -> Traffic {
-        Traffic {
-            ukg_requests: res.ukg_counters.requests(),
-            ukg_retries: res.ukg_counters.retries(),
-            ukg_throttled: res.ukg_counters.throttled(),
-            scim_requests: res.scim_counters.requests(),
-            scim_retries: res.scim_counters.retries(),
-            scim_throttled: res.scim_counters.throttled(),
-        }
-    }
-
-    /// What happened between `before` and these counters.
-    pub(crate) fn since(&self, before: &Traffic) -> Traffic {
-        Traffic {
-            ukg_requests: self.ukg_requests - before.ukg_requests,
-            ukg_retries: self.ukg_retries - before.ukg_retries,
-            ukg_throttled: self.ukg_throttled - before.ukg_throttled,
-            scim_requests: self.scim_requests - before.scim_requests,
-            scim_retries: self.scim_retries - before.scim_retries,
-            scim_throttled: self.scim_throttled - before.scim_throttled,
-        }
-    }
-}
-
 /// The run in progress.
 pub(crate) struct ActiveRun {
     pub(crate) ctx: RunCtx,
@@ -774,7 +748,7 @@ async fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorSta
     let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
     let baseline = match &state.run {
         Some(r) => r.baseline,
-        None => Traffic::now(&state.args.resources),
+        None => state.args.resources.traffic(),
     };
     info!(tenant = %ctx.tenant, run = ctx.run_id, resume_after = cursor.pages_committed, "run starting");
     state.args.status.update(&ctx.tenant, |s| {
@@ -807,7 +781,7 @@ fn unstarted_run(state: &mut TenantSupervisorState, generation: u64) -> RunCtx {
         generation,
     };
     let crashes = state.run.as_ref().map_or(0, |r| r.crashes);
-    let baseline = Traffic::now(&state.args.resources);
+    let baseline = state.args.resources.traffic();
     state.run = Some(ActiveRun {
         ctx: ctx.clone(),
         baseline,

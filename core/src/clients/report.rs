@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::brake::Held;
+use crate::engine::brake::Held;
 use crate::model::{Outcome, RunSummary};
 
 /// An email ready to send.
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_held_run_lists_its_deactivations_and_both_commands() {
-        use crate::brake::HeldDeactivation;
+        use crate::engine::brake::HeldDeactivation;
         let mut s = summary(Outcome::Held, vec![], None);
         s.counts.held = 2;
         let held = Held {

@@ -4,10 +4,10 @@
 //! An [`Employee`] holds only what the sync needs: sensitive HR fields (SSN, birth date,
 //! home address) are never deserialized, so they cannot be stored, logged or sent.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::store::EmployeeState;
 
 /// The 64-bit hash of an employee id, for roster-wide sets that must not grow with the ids'
 /// length: 8 bytes an id. std's `DefaultHasher` is the same for an id within one process,
@@ -48,7 +48,7 @@ pub struct Employee {
     pub supervisor_id: Option<String>,
     /// Whether the manager is in the roster (demographics) at all.
     pub supervisor_in_roster: bool,
-    /// The UKG fields a mapping or a scope rule may read ([`crate::mapping::UKG_FIELDS`]) by
+    /// The UKG fields a mapping or a scope rule may read (`engine::mapping::UKG_FIELDS`) by
     /// API name (employment and demographics, plus the resolved `department`). The names are
     /// the list's own `&'static str`: a page holds thousands of employees in flight.
     pub fields: Fields,
@@ -122,47 +122,6 @@ pub struct RunCtx {
     pub started_at: DateTime<Utc>,
     /// Pipeline generation that runs it (stale generations are ignored).
     pub generation: u64,
-}
-
-/// One page of the roster, joined, on its way to the mapper.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub run: RunCtx,
-    /// 1-based index of this employment-details page in the run.
-    pub index: u32,
-    /// True when this is the last page of the roster.
-    pub last: bool,
-    pub employees: Vec<Employee>,
-    /// Rows of this page that could not be read as an employee.
-    pub failures: Vec<RecordFailure>,
-    /// Employee ids of rows set aside here (unreadable, listed twice, no demographics): present
-    /// in UKG, so never deactivated by absence.
-    pub present: Vec<String>,
-    /// Where the writer sends `PageCommitted` (the fetcher that read this page).
-    pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
-}
-
-/// What the mapper decided for one page.
-#[derive(Debug, Clone)]
-pub struct PagePlan {
-    pub run: RunCtx,
-    pub index: u32,
-    pub last: bool,
-    pub items: Vec<PlanItem>,
-    /// Employees read and found unchanged.
-    pub unchanged: u64,
-    /// Employees set aside by the mapper (and manager links it skipped).
-    pub failures: Vec<RecordFailure>,
-    /// Employees out of scope on this page, with the rule that excluded each.
-    pub excluded: Vec<RecordFailure>,
-    /// Changes left for the next run: not in the approved first-run review.
-    pub deferred: u64,
-    /// Employee ids present on this page (for deactivation by absence).
-    pub seen: Vec<String>,
-    /// Rows on this page (employees read).
-    pub read: u64,
-    /// Where the writer sends `PageCommitted`.
-    pub ack: ractor::ActorRef<crate::fetcher::FetcherMsg>,
 }
 
 /// Counts of what a run did.
@@ -261,7 +220,7 @@ pub struct RunSummary {
     pub error: Option<String>,
     /// For `AwaitingReview`: the plan waiting for approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<crate::review::ReviewSummary>,
+    pub review: Option<ReviewSummary>,
     pub pages: u32,
     /// Requests sent upstream during the run.
     pub traffic: Traffic,
@@ -278,5 +237,191 @@ pub struct Traffic {
     pub scim_throttled: u64,
 }
 
+impl Traffic {
+    /// What happened between `before` and these counters.
+    pub fn since(&self, before: &Traffic) -> Traffic {
+        Traffic {
+            ukg_requests: self.ukg_requests - before.ukg_requests,
+            ukg_retries: self.ukg_retries - before.ukg_retries,
+            ukg_throttled: self.ukg_throttled - before.ukg_throttled,
+            scim_requests: self.scim_requests - before.scim_requests,
+            scim_retries: self.scim_retries - before.scim_retries,
+            scim_throttled: self.scim_throttled - before.scim_throttled,
+        }
+    }
+}
+
 /// Most per-record failures kept in one summary.
 pub const MAX_FAILURES_KEPT: usize = 1000;
+
+/// What hrsync last applied to the app for one employee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeState {
+    /// The app's id of the user.
+    pub app_id: String,
+    /// `mapping::content_hash` of the attributes last applied.
+    pub hash: String,
+    /// Whether the user is active in the app.
+    pub active: bool,
+    /// The manager's UKG employee id as linked in the app (None: no link).
+    pub manager: Option<String>,
+    /// The attributes last applied (for field-by-field plans); None when only linked.
+    #[serde(default)]
+    pub user: Option<AppUser>,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// The counts a person approves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSummary {
+    /// Employees read from UKG.
+    pub read: u64,
+    /// New users to create in the app.
+    pub creates: u64,
+    /// Users already in the app (same externalId, or same userName and no other
+    /// externalId) that hrsync would take over instead of creating.
+    pub adoptions: u64,
+    pub updates: u64,
+    pub reactivations: u64,
+    pub manager_links: u64,
+    pub deactivations: u64,
+    pub conflicts: u64,
+    pub set_aside: u64,
+    pub out_of_scope: u64,
+    pub unchanged: u64,
+    /// Why the run would hold its deactivations (the brake), if it would.
+    pub brake: Option<String>,
+}
+
+impl ReviewSummary {
+    /// One line: the counts a person approves.
+    pub fn line(&self) -> String {
+        format!(
+            "{} read: {} create, {} adopt, {} update, {} reactivate, {} manager link, {} deactivate, {} conflict, {} set aside, {} out of scope, {} unchanged",
+            self.read,
+            self.creates,
+            self.adoptions,
+            self.updates,
+            self.reactivations,
+            self.manager_links,
+            self.deactivations,
+            self.conflicts,
+            self.set_aside,
+            self.out_of_scope,
+            self.unchanged
+        )
+    }
+}
+
+/// A computed plan waiting for (or given) a person's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The configuration the plan was computed with (see `review::fingerprint`).
+    pub fingerprint: String,
+    pub created_at: DateTime<Utc>,
+    /// Set by `hrsync approve`: the next run applies the plan.
+    pub approved: bool,
+    /// Employee id → [`change_key`] of every create, adoption, update, reactivation and
+    /// manager link in the plan.
+    pub changes: BTreeMap<String, String>,
+    /// Employee ids the plan deactivates.
+    pub deactivations: BTreeSet<String>,
+    pub summary: ReviewSummary,
+    /// Creates that would collide with an app user holding the same userName for another
+    /// employee (they would be set aside).
+    pub conflicts: Vec<RecordFailure>,
+}
+
+/// The key a planned change is approved under: its content hash and manager.
+pub fn change_key(item: &PlanItem) -> String {
+    format!(
+        "{}|{}",
+        item.hash,
+        item.user.manager_external_id.as_deref().unwrap_or("")
+    )
+}
+
+impl Review {
+    /// Whether the approved plan contains this change (exactly as planned now).
+    pub fn allows(&self, item: &PlanItem) -> bool {
+        match &item.action {
+            Action::Deactivate { .. } => self.deactivations.contains(&item.user.external_id),
+            _ => self.changes.get(&item.user.external_id) == Some(&change_key(item)),
+        }
+    }
+}
+
+/// What the store keeps for the feed of one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    /// When employee-changes was called (recorded before each call): the last 24 h, and
+    /// always the last one.
+    pub calls: Vec<DateTime<Utc>>,
+    /// The end of the last window whose employees were all applied.
+    pub applied_until: Option<DateTime<Utc>>,
+    /// The last window read, for status.
+    pub last_window: Option<WindowSummary>,
+}
+
+impl FeedState {
+    /// Records a call at `now`, forgetting calls older than 24 h (but the last one).
+    pub fn record_call(&mut self, now: DateTime<Utc>) {
+        self.calls.push(now);
+        self.calls.sort();
+        let last = self.calls.len() - 1;
+        let mut i = 0;
+        self.calls.retain(|t| {
+            let keep = i == last || now - *t < DAY;
+            i += 1;
+            keep
+        });
+    }
+
+    /// Calls in the 24 h before `now`.
+    pub fn calls_within_day(&self, now: DateTime<Utc>) -> usize {
+        self.calls.iter().filter(|t| now - **t < DAY).count()
+    }
+}
+
+/// One window, as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Employees the feed listed (after resolving repeated rows).
+    pub employees: usize,
+    /// Employees applied so far (unchanged ones included).
+    pub applied: usize,
+    /// People written to the app (user or manager link); 0 when all were already applied.
+    pub writes: usize,
+    /// "applied", "reading", "applying", or why the window stopped.
+    pub outcome: String,
+}
+
+/// 24 hours, the window of UKG's employee-changes call budget ([`FeedState`]).
+const DAY: chrono::Duration = chrono::Duration::hours(24);
+
+/// Substrings of field names that are never read (sensitive HR data), compared lower-case.
+pub const SENSITIVE: [&str; 15] = [
+    "ssn",
+    "birth",
+    "national",
+    "taxid",
+    "salary",
+    "pay",
+    "gender",
+    "ethnic",
+    "race",
+    "disab",
+    "veteran",
+    "marital",
+    "addressline",
+    "zip",
+    "homephone",
+];
+
+/// Whether a UKG field name is sensitive (never read, stored, logged or sent).
+pub fn is_sensitive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE.iter().any(|s| lower.contains(s))
+}

@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::expr::Expr;
+use crate::model::is_sensitive;
 use crate::model::{AppUser, Employee};
 use crate::spec::MappingSpec;
-use crate::ukg::is_sensitive;
 
 /// Why an employee cannot be synced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,11 +15,13 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+pub use crate::clients::ukg_json::opt_text;
+use crate::clients::ukg_json::{parse_rows, Row, Scalar};
+use crate::clients::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
 use crate::error::UkgError;
 use crate::model::Employee;
-use crate::roster_read::{parse_rows, Row};
+pub use crate::model::{is_sensitive, SENSITIVE};
 use crate::spec::UkgSpec;
-use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
 
 /// Largest response body accepted (a 10,000-record page is ~10 MB).
 const MAX_BODY: usize = 128 * 1024 * 1024;
@@ -293,33 +295,8 @@ fn permission_for(path: &str) -> &'static str {
     }
 }
 
-/// Substrings of field names that are never read (sensitive HR data), compared lower-case.
-pub const SENSITIVE: [&str; 15] = [
-    "ssn",
-    "birth",
-    "national",
-    "taxid",
-    "salary",
-    "pay",
-    "gender",
-    "ethnic",
-    "race",
-    "disab",
-    "veteran",
-    "marital",
-    "addressline",
-    "zip",
-    "homephone",
-];
-
-/// Whether a UKG field name is sensitive (never read, stored, logged or sent).
-pub fn is_sensitive(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SENSITIVE.iter().any(|s| lower.contains(s))
-}
-
 /// The other fields of a row that a mapping or scope rule may read
-/// ([`crate::mapping::UKG_FIELDS`]), as text; every other field (sensitive ones among them)
+/// ([`crate::engine::mapping::UKG_FIELDS`]), as text; every other field (sensitive ones among them)
 /// is skipped without being read, and nested values are ignored. A short list with the
 /// list's own names: a page holds thousands of rows.
 #[derive(Debug, Clone, Default)]
@@ -336,7 +313,7 @@ impl<'de> Deserialize<'de> for SafeFields {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SafeFields, A::Error> {
                 let mut out = Vec::new();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let name = crate::mapping::UKG_FIELDS.iter().find(|f| **f == key);
+                    let name = crate::engine::mapping::UKG_FIELDS.iter().find(|f| **f == key);
                     let Some(name) = name.filter(|_| !is_sensitive(&key)) else {
                         map.next_value::<serde::de::IgnoredAny>()?;
                         continue;
@@ -505,7 +482,7 @@ pub struct Person {
     pub preferred_name: Option<String>,
     pub email: Option<String>,
     /// The row's other fields that a configured mapping may read
-    /// ([`crate::mapping::UKG_FIELDS`]), by name.
+    /// ([`crate::engine::mapping::UKG_FIELDS`]), by name.
     pub other: Vec<(&'static str, String)>,
 }
 
@@ -532,7 +509,7 @@ impl Person {
             put(&mut out, v.as_deref());
         }
         for (name, value) in &self.other {
-            if let Some(i) = crate::mapping::UKG_FIELDS.iter().position(|f| f == name) {
+            if let Some(i) = crate::engine::mapping::UKG_FIELDS.iter().position(|f| f == name) {
                 out.push(i as u8);
                 put(&mut out, Some(value));
             }
@@ -562,7 +539,7 @@ impl Person {
         };
         while let Some((&i, rest)) = bytes.split_first() {
             bytes = rest;
-            let name = crate::mapping::UKG_FIELDS.get(i as usize)?;
+            let name = crate::engine::mapping::UKG_FIELDS.get(i as usize)?;
             p.other.push((name, take(&mut bytes)??));
         }
         Some(p)
@@ -653,7 +630,7 @@ pub fn people(rows: Vec<DemographicRow>) -> People {
 
 impl People {
     /// Adds a page of demographic rows (rows without company or employee id are skipped).
-    /// Of a row's other fields only those a mapping may read ([`crate::mapping::UKG_FIELDS`])
+    /// Of a row's other fields only those a mapping may read ([`crate::engine::mapping::UKG_FIELDS`])
     /// are kept: addresses, phones and the like would cost memory for every employee of
     /// the roster, which is held for the whole run, and no mapping can use them.
     pub fn extend(&mut self, rows: Vec<DemographicRow>) {
@@ -770,39 +747,12 @@ pub fn join(row: EmploymentRow, people: &People, lookups: &Lookups, department_l
     })
 }
 
-/// A JSON scalar as text: strings trimmed, numbers and booleans printed.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl Scalar {
-    fn into_text(self) -> Option<String> {
-        let s = match self {
-            Scalar::Str(s) => s.trim().to_string(),
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => f.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        };
-        (!s.is_empty()).then_some(s)
-    }
-}
-
-/// `null`, `""` and whitespace become None.
-pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<Scalar>::deserialize(d)?.and_then(Scalar::into_text))
-}
-
 fn opt_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
     Ok(opt_text(d)?.and_then(|s| s.parse().ok()))
 }
 
 /// Dates as `2021-09-20T00:00:00`, `2021-09-20`, or US-locale `9/20/2021 12:00:00 AM`.
-pub(crate) fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+pub fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
     Ok(opt_text(d)?.and_then(|s| parse_date(&s)))
 }
 

@@ -16,39 +16,15 @@
 //! the SSH library; no error or `Debug` print carries them.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use russh::client;
 use russh::keys::{Algorithm, HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh_sftp::client::SftpSession;
-use secrecy::{ExposeSecret, SecretString};
+
+pub use crate::spec::{SftpAuth, SftpSpec};
+use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
-
-/// Where and how the user file is uploaded.
-#[derive(Debug, Clone)]
-pub struct SftpSpec {
-    /// Host name or IP address.
-    pub host: String,
-    pub port: u16,
-    pub username: String,
-    pub auth: SftpAuth,
-    /// Folder on the server the file goes to (`.` = the login folder).
-    pub remote_dir: String,
-    /// OpenSSH known_hosts file that must list the server's host key.
-    pub known_hosts: PathBuf,
-    /// Connection and per-request timeout.
-    pub timeout: Duration,
-}
-
-/// How hrsync logs in. `Debug` shows no secret.
-#[derive(Debug, Clone)]
-pub enum SftpAuth {
-    /// A private key (OpenSSH or PEM text, without passphrase).
-    Key(SecretString),
-    Password(SecretString),
-}
 
 /// Why an upload (or a check) failed. Never carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -104,24 +80,6 @@ impl SftpError {
                 | SftpError::BadKey(_)
                 | SftpError::AuthRejected { .. }
         )
-    }
-}
-
-impl SftpSpec {
-    fn server(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-
-    /// The path of `name` in `remote_dir`.
-    pub fn remote_path(&self, name: &str) -> String {
-        let dir = self.remote_dir.trim_end_matches('/');
-        if dir.is_empty() && self.remote_dir.starts_with('/') {
-            format!("/{name}")
-        } else if dir.is_empty() || dir == "." {
-            name.to_string()
-        } else {
-            format!("{dir}/{name}")
-        }
     }
 }
 
@@ -391,6 +349,7 @@ pub async fn probe(spec: &SftpSpec) -> Result<String, SftpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn spec(remote_dir: &str) -> SftpSpec {
         SftpSpec {

@@ -9,11 +9,11 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
+use crate::clients::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
 use crate::error::ScimError;
 use crate::model::AppUser;
 use crate::sanitize::Redactor;
 use crate::spec::ScimSpec;
-use crate::upstream::{self, Attempt, Counters, Limiter, RetryPolicy, SendError};
 
 const MAX_BODY: usize = 16 * 1024 * 1024;
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
@@ -376,7 +376,7 @@ pub fn user_resource(user: &AppUser, manager_id: Option<&str>) -> Value {
         resource["addresses"] = json!([{"type": "work", "formatted": l, "primary": true}]);
     }
     for (path, value) in &user.extra {
-        if let Some(attr) = path.strip_prefix(crate::mapping::ENTERPRISE_PREFIX) {
+        if let Some(attr) = path.strip_prefix(crate::engine::mapping::ENTERPRISE_PREFIX) {
             resource[ENTERPRISE_SCHEMA][attr] = json!(value);
         } else if let Some((outer, inner)) = path.split_once('.') {
             resource[outer][inner] = json!(value);
@@ -520,12 +520,9 @@ mod listing_tests {
             "tok",
             100,
         );
-        let res = crate::tenant::TenantResources::new(&spec);
-        ScimClient::new(
-            spec.target.scim().cloned().unwrap(),
-            res.scim_limiter.clone(),
-            res.scim_counters.clone(),
-        )
+        let scim = spec.target.scim().cloned().unwrap();
+        let limiter = crate::clients::upstream::limiter(scim.requests_per_second, scim.burst);
+        ScimClient::new(scim, limiter, std::sync::Arc::default())
     }
 
     #[tokio::test]

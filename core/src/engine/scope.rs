@@ -13,53 +13,7 @@
 //! `out_of_scope = "ignore"`. The rule's [`Rule::label`] is what plans and reports show.
 
 use crate::model::Employee;
-
-/// Who a tenant syncs.
-#[derive(Debug, Clone, Default)]
-pub struct ScopeSpec {
-    /// Every one must match for an employee to be in scope (none: everyone is).
-    pub include: Vec<Rule>,
-    /// An employee matching any one is out of scope.
-    pub exclude: Vec<Rule>,
-    /// What happens to an employee hrsync synced before who is now out of scope.
-    pub out_of_scope: OutOfScope,
-}
-
-/// What happens to a synced employee who falls out of scope.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OutOfScope {
-    /// Deactivated like a leaver (counted by the deactivation brake).
-    #[default]
-    Deactivate,
-    /// Left as they are in the app; hrsync no longer touches them.
-    Ignore,
-}
-
-/// One filter: a roster field and a test.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    /// UKG field name, e.g. `employeeTypeCode`.
-    pub field: String,
-    pub op: Op,
-    /// How plans and reports name the rule, e.g. `exclude employeeTypeCode equals "CON"`,
-    /// or the rule's own `name` when the config gives one.
-    pub label: String,
-}
-
-/// The test a rule applies to its field's value.
-#[derive(Debug, Clone)]
-pub enum Op {
-    /// The value equals this text (case-insensitive, trimmed).
-    Equals(String),
-    /// The value is one of these (case-insensitive, trimmed).
-    In(Vec<String>),
-    /// The value is none of these; an empty value is none of them.
-    NotIn(Vec<String>),
-    /// The value matches this regular expression (an empty value is tested as "").
-    Matches(regex::Regex),
-    /// `true`: the value is missing or blank; `false`: it is present.
-    IsEmpty(bool),
-}
+pub use crate::spec::{Op, OutOfScope, Rule, ScopeSpec};
 
 impl Op {
     /// The operator's name as written in the config.

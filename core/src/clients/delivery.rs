@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::sftp::{self, SftpError};
+use crate::clients::sftp::{self, SftpError};
+use crate::clients::user_file::FileFormat;
 use crate::spec::FileSpec;
-use crate::user_file::FileFormat;
 
 /// Where a file went.
 #[derive(Debug, Clone, PartialEq, Eq)]

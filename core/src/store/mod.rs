@@ -37,29 +37,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
+pub use crate::model::EmployeeState;
 pub mod integrity;
 
-use crate::brake::Held;
-use crate::change_feed::FeedState;
+use crate::engine::brake::Held;
 use crate::error::StoreError;
+use crate::model::FeedState;
 use crate::model::{AppUser, Counts, RecordFailure, RunSummary, MAX_FAILURES_KEPT};
-
-/// What hrsync last applied to the app for one employee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmployeeState {
-    /// The app's id of the user.
-    pub app_id: String,
-    /// `mapping::content_hash` of the attributes last applied.
-    pub hash: String,
-    /// Whether the user is active in the app.
-    pub active: bool,
-    /// The manager's UKG employee id as linked in the app (None: no link).
-    pub manager: Option<String>,
-    /// The attributes last applied (for field-by-field plans); None when only linked.
-    #[serde(default)]
-    pub user: Option<AppUser>,
-    pub applied_at: DateTime<Utc>,
-}
 
 /// Where the current (or last) run stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,8 +161,8 @@ pub trait ProgressStore: Send + Sync {
     fn mail_sent_at(&self, signature: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn set_mail_sent_at(&self, signature: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// The plan waiting for (or given) approval (first-run review).
-    fn review(&self) -> Result<Option<crate::review::Review>, StoreError>;
-    fn set_review(&self, review: Option<&crate::review::Review>) -> Result<(), StoreError>;
+    fn review(&self) -> Result<Option<crate::model::Review>, StoreError>;
+    fn set_review(&self, review: Option<&crate::model::Review>) -> Result<(), StoreError>;
     /// The configuration fingerprint of the last completed run (see `review::fingerprint`).
     fn applied_fingerprint(&self) -> Result<Option<String>, StoreError>;
     fn set_applied_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError>;
@@ -192,9 +176,9 @@ pub trait ProgressStore: Send + Sync {
     fn set_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
     /// The tenant's run health (failures in a row, quarantine), as last recorded; None
     /// before any failure was recorded.
-    fn health(&self) -> Result<Option<crate::quarantine::Health>, StoreError>;
+    fn health(&self) -> Result<Option<crate::engine::quarantine::Health>, StoreError>;
     /// Records the run health (whenever it changes; the caller flushes).
-    fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError>;
+    fn set_health(&self, health: &crate::engine::quarantine::Health) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Whether the tenant was started afresh by `hrsync rebaseline` and has not completed a
@@ -761,11 +745,11 @@ impl ProgressStore for SledTenant {
         }
     }
 
-    fn review(&self) -> Result<Option<crate::review::Review>, StoreError> {
+    fn review(&self) -> Result<Option<crate::model::Review>, StoreError> {
         self.get(META, REVIEW)?.map(|v| decode(REVIEW, &v)).transpose()
     }
 
-    fn set_review(&self, review: Option<&crate::review::Review>) -> Result<(), StoreError> {
+    fn set_review(&self, review: Option<&crate::model::Review>) -> Result<(), StoreError> {
         match review {
             Some(r) => self.put(META, REVIEW, encode(r)),
             None => self.delete(META, REVIEW),
@@ -972,11 +956,11 @@ impl ProgressStore for SledTenant {
         self.put(META, FEED, encode(state))
     }
 
-    fn health(&self) -> Result<Option<crate::quarantine::Health>, StoreError> {
+    fn health(&self) -> Result<Option<crate::engine::quarantine::Health>, StoreError> {
         self.get(META, HEALTH)?.map(|v| decode(HEALTH, &v)).transpose()
     }
 
-    fn set_health(&self, health: &crate::quarantine::Health) -> Result<(), StoreError> {
+    fn set_health(&self, health: &crate::engine::quarantine::Health) -> Result<(), StoreError> {
         self.put(META, HEALTH, encode(health))
     }
 

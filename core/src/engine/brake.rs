@@ -4,30 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A tenant's brake settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrakeSpec {
-    /// Hold the run's deactivations when they exceed this share of the active users…
-    pub max_deactivation_percent: u32,
-    /// …provided the tenant has at least this many active users (small tenants legitimately
-    /// lose a large share at once).
-    pub min_population: u64,
-    /// Hold them too when they exceed this absolute count (None: no absolute limit).
-    pub max_deactivations: Option<u64>,
-    /// Fail the run when it read fewer employees than this share of the last complete read.
-    pub min_roster_percent: u32,
-}
-
-impl Default for BrakeSpec {
-    fn default() -> Self {
-        BrakeSpec {
-            max_deactivation_percent: 20,
-            min_population: 100,
-            max_deactivations: None,
-            min_roster_percent: 50,
-        }
-    }
-}
+pub use crate::spec::BrakeSpec;
 
 /// Why the deactivations of a run are held, or None when they may be applied.
 pub fn deactivation_brake(deactivations: u64, active_users: u64, spec: &BrakeSpec) -> Option<String> {

@@ -87,7 +87,7 @@ impl Redactor {
             TargetSpec::File(file) => {
                 if let Some(sftp) = &file.sftp {
                     match &sftp.auth {
-                        crate::sftp::SftpAuth::Key(s) | crate::sftp::SftpAuth::Password(s) => secrets.push(s.clone()),
+                        crate::spec::SftpAuth::Key(s) | crate::spec::SftpAuth::Password(s) => secrets.push(s.clone()),
                     }
                 }
             }

@@ -18,37 +18,12 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
+use crate::engine::mapping::ENTERPRISE_PREFIX;
 use crate::expr::Expr;
-use crate::mapping::ENTERPRISE_PREFIX;
 use crate::model::AppUser;
+use crate::model::EmployeeState;
 use crate::spec::MappingSpec;
-use crate::store::EmployeeState;
-
-/// How the file is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    /// RFC 4180 CSV: a header row, then one row per employee; CRLF line ends.
-    Csv,
-    /// One JSON object per line (column name → value, `null` when empty).
-    JsonLines,
-}
-
-impl FileFormat {
-    /// The file name extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileFormat::Csv => "csv",
-            FileFormat::JsonLines => "jsonl",
-        }
-    }
-}
-
-/// One column: its header and how its value is computed from the row's fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    pub name: String,
-    pub value: Expr,
-}
+pub use crate::spec::{Column, FileFormat};
 
 /// The fields of a row that a column may read (plus the tenant's mapped attributes, by the
 /// last part of their path, e.g. `costCenter`).

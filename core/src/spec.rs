@@ -5,9 +5,12 @@
 //! actors never see TOML. Secrets are held as [`SecretString`] so they cannot reach a log,
 //! an error or a `Debug` print by accident.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
+
+use crate::expr::Expr;
 
 /// Everything hrsync needs to sync one tenant.
 #[derive(Debug, Clone)]
@@ -25,7 +28,7 @@ pub struct TenantSpec {
     /// start of that day there.
     pub timezone: chrono_tz::Tz,
     /// Deactivation brake and shrunken-roster guard.
-    pub brake: crate::brake::BrakeSpec,
+    pub brake: BrakeSpec,
     /// Stop the tenant's first run (and any run after its mapping or scope changed) after
     /// planning, until a person approves the plan (`hrsync approve`).
     pub first_run_review: bool,
@@ -35,7 +38,7 @@ pub struct TenantSpec {
     /// The tenant's changes to the default field mapping.
     pub mapping: MappingSpec,
     /// Who is synced at all (scoping filters).
-    pub scope: crate::scope::ScopeSpec,
+    pub scope: ScopeSpec,
     /// Where the roster is read from.
     pub ukg: UkgSpec,
     /// Where users are written to: an app through SCIM, or a user file.
@@ -145,7 +148,7 @@ pub struct MappingSpec {
     pub active_statuses: Option<Vec<String>>,
     /// SCIM attribute path → expression, applied after the default mapping (overriding it
     /// for the same attribute).
-    pub attributes: Vec<(String, crate::expr::Expr)>,
+    pub attributes: Vec<(String, Expr)>,
 }
 
 /// Credentials of a local UKG simulator: (web service user, password, Customer API Key).
@@ -169,11 +172,11 @@ impl TenantSpec {
             technical_contact: format!("it-alerts@{id}.example"),
             quarantine_after: 3,
             timezone: chrono_tz::Tz::UTC,
-            brake: crate::brake::BrakeSpec::default(),
+            brake: BrakeSpec::default(),
             first_run_review: false,
             changes_every: None,
             mapping: MappingSpec::default(),
-            scope: crate::scope::ScopeSpec::default(),
+            scope: ScopeSpec::default(),
             ukg: UkgSpec {
                 base_url: ukg_base,
                 username: username.to_string(),
@@ -202,10 +205,10 @@ impl TenantSpec {
 #[derive(Debug, Clone)]
 pub struct FileSpec {
     /// CSV (RFC 4180) or JSON lines.
-    pub format: crate::user_file::FileFormat,
+    pub format: FileFormat,
     /// The columns, in order: header name and expression over the row fields
     /// (`user_file::ROW_FIELDS` and the tenant's mapped attributes).
-    pub columns: Vec<crate::user_file::Column>,
+    pub columns: Vec<Column>,
     /// chrono `strftime` format of dates (default `%m/%d/%Y`).
     pub date_format: String,
     /// The drop folder, if the file is kept locally.
@@ -213,5 +216,146 @@ pub struct FileSpec {
     /// Run files kept in `directory` (older ones are removed; the `latest` copy stays).
     pub keep: usize,
     /// The SFTP server the file is uploaded to, if any.
-    pub sftp: Option<crate::sftp::SftpSpec>,
+    pub sftp: Option<SftpSpec>,
+}
+
+/// A tenant's brake settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrakeSpec {
+    /// Hold the run's deactivations when they exceed this share of the active users…
+    pub max_deactivation_percent: u32,
+    /// …provided the tenant has at least this many active users (small tenants legitimately
+    /// lose a large share at once).
+    pub min_population: u64,
+    /// Hold them too when they exceed this absolute count (None: no absolute limit).
+    pub max_deactivations: Option<u64>,
+    /// Fail the run when it read fewer employees than this share of the last complete read.
+    pub min_roster_percent: u32,
+}
+
+impl Default for BrakeSpec {
+    fn default() -> Self {
+        BrakeSpec {
+            max_deactivation_percent: 20,
+            min_population: 100,
+            max_deactivations: None,
+            min_roster_percent: 50,
+        }
+    }
+}
+
+/// Who a tenant syncs.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeSpec {
+    /// Every one must match for an employee to be in scope (none: everyone is).
+    pub include: Vec<Rule>,
+    /// An employee matching any one is out of scope.
+    pub exclude: Vec<Rule>,
+    /// What happens to an employee hrsync synced before who is now out of scope.
+    pub out_of_scope: OutOfScope,
+}
+
+/// What happens to a synced employee who falls out of scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutOfScope {
+    /// Deactivated like a leaver (counted by the deactivation brake).
+    #[default]
+    Deactivate,
+    /// Left as they are in the app; hrsync no longer touches them.
+    Ignore,
+}
+
+/// One filter: a roster field and a test.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// UKG field name, e.g. `employeeTypeCode`.
+    pub field: String,
+    pub op: Op,
+    /// How plans and reports name the rule, e.g. `exclude employeeTypeCode equals "CON"`,
+    /// or the rule's own `name` when the config gives one.
+    pub label: String,
+}
+
+/// The test a rule applies to its field's value.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// The value equals this text (case-insensitive, trimmed).
+    Equals(String),
+    /// The value is one of these (case-insensitive, trimmed).
+    In(Vec<String>),
+    /// The value is none of these; an empty value is none of them.
+    NotIn(Vec<String>),
+    /// The value matches this regular expression (an empty value is tested as "").
+    Matches(regex::Regex),
+    /// `true`: the value is missing or blank; `false`: it is present.
+    IsEmpty(bool),
+}
+
+/// How the file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// RFC 4180 CSV: a header row, then one row per employee; CRLF line ends.
+    Csv,
+    /// One JSON object per line (column name → value, `null` when empty).
+    JsonLines,
+}
+
+impl FileFormat {
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::JsonLines => "jsonl",
+        }
+    }
+}
+
+/// One column: its header and how its value is computed from the row's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub value: Expr,
+}
+
+/// Where and how the user file is uploaded.
+#[derive(Debug, Clone)]
+pub struct SftpSpec {
+    /// Host name or IP address.
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub auth: SftpAuth,
+    /// Folder on the server the file goes to (`.` = the login folder).
+    pub remote_dir: String,
+    /// OpenSSH known_hosts file that must list the server's host key.
+    pub known_hosts: PathBuf,
+    /// Connection and per-request timeout.
+    pub timeout: Duration,
+}
+
+/// How hrsync logs in. `Debug` shows no secret.
+#[derive(Debug, Clone)]
+pub enum SftpAuth {
+    /// A private key (OpenSSH or PEM text, without passphrase).
+    Key(SecretString),
+    Password(SecretString),
+}
+
+impl SftpSpec {
+    /// `host:port`, as errors and logs name the server.
+    pub fn server(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The path of `name` in `remote_dir`.
+    pub fn remote_path(&self, name: &str) -> String {
+        let dir = self.remote_dir.trim_end_matches('/');
+        if dir.is_empty() && self.remote_dir.starts_with('/') {
+            format!("/{name}")
+        } else if dir.is_empty() || dir == "." {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        }
+    }
 }
