@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use std::sync::Arc;
 
 use crate::brake::{roster_guard, BrakeSpec};
-use crate::error::UkgError;
+use crate::error::{RunFailure, UkgError};
 use crate::mapper::MapperMsg;
 use crate::model::{Page, RunCtx};
 use crate::roster_read::{check_coverage, join_page, take_demographics, Joined, Keyed, ListRead, Row};
@@ -109,8 +109,7 @@ impl Actor for Fetcher {
                             warn!(tenant = %run.tenant, run = run.run_id, %reason, "roster guard tripped");
                             state.args.tenant.cast(TenantMsg::RunFailed {
                                 run,
-                                error: reason,
-                                auth: false,
+                                error: RunFailure::UkgData(reason),
                             })?;
                             return Ok(());
                         }
@@ -268,11 +267,9 @@ async fn fetch_next(myself: &ActorRef<FetcherMsg>, state: &mut FetcherState) -> 
 fn fail(state: &mut FetcherState, run: RunCtx, error: &UkgError) -> Result<(), ActorProcessingErr> {
     warn!(tenant = %run.tenant, run = run.run_id, %error, "run cannot read UKG");
     state.run = None;
-    let auth = matches!(error, UkgError::Unauthorized { .. } | UkgError::Forbidden { .. });
     state.args.tenant.cast(TenantMsg::RunFailed {
         run,
-        error: error.to_string(),
-        auth,
+        error: RunFailure::from(error),
     })?;
     Ok(())
 }

@@ -28,7 +28,7 @@ use tracing::{info, warn};
 
 use crate::brake::{deactivation_brake, roster_guard, BrakeSpec, Held, HeldDeactivation};
 use crate::delivery;
-use crate::error::StoreError;
+use crate::error::{RunFailure, StoreError};
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::model::{Action, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
 use crate::spec::FileSpec;
@@ -179,8 +179,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut FileWriterState) -> 
         warn!(tenant = %run.tenant, run = run.run_id, %reason, "roster guard tripped");
         state.args.tenant.cast(TenantMsg::RunFailed {
             run,
-            error: reason,
-            auth: false,
+            error: RunFailure::UkgData(reason),
         })?;
         return Ok(());
     }
@@ -266,8 +265,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut FileWriterState) -> 
         Err(e) => {
             state.args.tenant.cast(TenantMsg::RunFailed {
                 run,
-                error: format!("cannot write the user file: {e}"),
-                auth: false,
+                error: RunFailure::Delivery {
+                    reason: format!("cannot write the user file: {e}"),
+                    needs_person: false,
+                },
             })?;
             return Ok(());
         }
@@ -280,8 +281,10 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut FileWriterState) -> 
             warn!(tenant = %run.tenant, run = run.run_id, error = %e, "user file not delivered");
             state.args.tenant.cast(TenantMsg::RunFailed {
                 run,
-                error: format!("user file not delivered: {e}"),
-                auth: e.needs_person(),
+                error: RunFailure::Delivery {
+                    reason: format!("user file not delivered: {e}"),
+                    needs_person: e.needs_person(),
+                },
             })?;
             return Ok(());
         }

@@ -14,6 +14,7 @@ use chrono::Utc;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{info, warn};
 
+use crate::error::RunFailure;
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::model::{Counts, Outcome, RunCtx, RunSummary, Traffic};
 use crate::notifier::NotifierMsg;
@@ -156,10 +157,7 @@ pub(crate) async fn finish_review(
             return finish_run(
                 myself,
                 state,
-                Ending::Failed {
-                    error: format!("first-run review: {error}"),
-                    auth: false,
-                },
+                Ending::Failed(RunFailure::Review(format!("first-run review: {error}"))),
             )
             .await;
         }
@@ -199,6 +197,7 @@ pub(crate) fn end_review(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervi
         failures: Vec::new(),
         excluded: Vec::new(),
         error: None,
+        cause: None,
         review: Some(summary.clone()),
         pages: 0,
         traffic: Traffic::default(),

@@ -15,6 +15,7 @@ use chrono::Utc;
 use ractor::{ActorProcessingErr, ActorRef};
 use tracing::{info, warn};
 
+use crate::error::RunFailure;
 use crate::model::{Counts, Outcome, RecordFailure, RunSummary};
 use crate::notifier::NotifierMsg;
 use crate::quarantine::{Health, Transition};
@@ -33,7 +34,7 @@ pub(crate) enum Ending {
         pages: u32,
     },
     /// The run could not complete.
-    Failed { error: String, auth: bool },
+    Failed(RunFailure),
 }
 
 /// The outcome of a completed run: held deactivations need a person first, then records
@@ -112,18 +113,21 @@ pub(crate) async fn finish_run(
                 state.health.succeeded(),
             )
         }
-        Ending::Failed { error, auth } => {
-            let t = state
-                .health
-                .failed(&error, auth, state.args.spec.quarantine_after, Utc::now());
+        Ending::Failed(failure) => {
+            let t = state.health.failed(
+                failure.reason(),
+                failure.quarantines_at_once(),
+                state.args.spec.quarantine_after,
+                Utc::now(),
+            );
             // What the run confirmed before it failed (across resumes) still counts.
             let (counts, failures, excluded, pages) =
                 crate::run_storage::committed(state.args.store.as_ref(), run.ctx.run_id);
-            (Outcome::Failed, counts, failures, excluded, Some(error), pages, t)
+            (Outcome::Failed, counts, failures, excluded, Some(failure), pages, t)
         }
     };
     let failures_in_a_row = state.health.consecutive_failures;
-    let quarantine_reason = error.clone().unwrap_or_default();
+    let quarantine_reason = error.as_ref().map(ToString::to_string).unwrap_or_default();
     match transition {
         Transition::Entered => {
             warn!(tenant = %tenant, failures_in_a_row, "tenant quarantined: runs back off 6h, 12h, 24h until one succeeds")
@@ -148,7 +152,8 @@ pub(crate) async fn finish_run(
         counts,
         failures,
         excluded,
-        error,
+        cause: error.as_ref().map(RunFailure::cause),
+        error: error.map(|e| e.to_string()),
         review: None,
         pages,
         traffic: res.traffic().since(&run.baseline),

@@ -30,6 +30,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use tracing::{debug, error, info, warn};
 
 use crate::change_feed::{ChangeFeed, FeedCtx, FeedNext};
+use crate::error::RunFailure;
 use crate::faults::FaultHook;
 use crate::fetcher::{Fetcher, FetcherArgs, FetcherMsg};
 use crate::file_writer::{FileWriter, FileWriterArgs};
@@ -74,7 +75,7 @@ pub enum TenantMsg {
     },
     /// From the fetcher or the writer: the run cannot complete.
     /// `auth` when credentials were refused (the tenant is quarantined at once).
-    RunFailed { run: RunCtx, error: String, auth: bool },
+    RunFailed { run: RunCtx, error: RunFailure },
     /// Respawn the pipeline (sent to itself after a backoff).
     Respawn,
     /// From the review task: the first-run review's plan, or why it could not be made.
@@ -314,11 +315,11 @@ impl Actor for TenantSupervisor {
                 )
                 .await?;
             }
-            TenantMsg::RunFailed { run, error, auth } => {
+            TenantMsg::RunFailed { run, error } => {
                 if !is_current(state, &run) {
                     return Ok(());
                 }
-                finish_run(&myself, state, Ending::Failed { error, auth }).await?;
+                finish_run(&myself, state, Ending::Failed(error)).await?;
             }
             TenantMsg::Approve { run, reject, reply } => {
                 let outcome = run_end::approve(state, run, reject).await;
@@ -356,7 +357,7 @@ impl Actor for TenantSupervisor {
                     Err(e) => {
                         warn!(tenant = %state.args.spec.id, error = %e, "pipeline did not start; retrying");
                         if let Some(error) = run_storage::storage_reason(&e.to_string()) {
-                            fail_unstarted(&myself, state, error).await?;
+                            fail_unstarted(&myself, state, RunFailure::Storage(error)).await?;
                         }
                         schedule_respawn(&myself, state);
                     }
@@ -419,13 +420,14 @@ impl Actor for TenantSupervisor {
             // (or free space) does; the next run reopens the store (`recover`).
             let storage = run_storage::storage_reason(&reason);
             if storage.is_some() || run.crashes >= MAX_CRASHES_PER_RUN {
-                let error = storage.unwrap_or_else(|| {
-                    format!(
+                let error = match storage {
+                    Some(s) => RunFailure::Storage(s),
+                    None => RunFailure::Crashed(format!(
                         "the sync crashed {} times in this run (last: {actor}: {reason})",
                         run.crashes
-                    )
-                });
-                finish_run(&myself, state, Ending::Failed { error, auth: false }).await?;
+                    )),
+                };
+                finish_run(&myself, state, Ending::Failed(error)).await?;
             }
         }
         schedule_respawn(&myself, state);
@@ -733,8 +735,7 @@ async fn start_run(myself: &ActorRef<TenantMsg>, state: &mut TenantSupervisorSta
             let ctx = unstarted_run(state, gen);
             myself.cast(TenantMsg::RunFailed {
                 run: ctx,
-                error: e.to_string(),
-                auth: false,
+                error: RunFailure::from(&e),
             })?;
             return Ok(());
         }
@@ -794,10 +795,10 @@ fn unstarted_run(state: &mut TenantSupervisorState, generation: u64) -> RunCtx {
 async fn fail_unstarted(
     myself: &ActorRef<TenantMsg>,
     state: &mut TenantSupervisorState,
-    error: String,
+    error: RunFailure,
 ) -> Result<(), ActorProcessingErr> {
     if state.run.is_none() && (state.run_requested || !state.waiters.is_empty()) {
         unstarted_run(state, 0);
     }
-    finish_run(myself, state, Ending::Failed { error, auth: false }).await
+    finish_run(myself, state, Ending::Failed(error)).await
 }

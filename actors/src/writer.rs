@@ -30,7 +30,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
 use crate::brake::{deactivation_brake, roster_guard, BrakeSpec, Held, HeldDeactivation};
-use crate::error::{ScimError, StoreError};
+use crate::error::{RunFailure, ScimError, StoreError};
 use crate::faults::{self, FaultHook, PanicPoint};
 use crate::fetcher::FetcherMsg;
 use crate::model::{Action, AppUser, Counts, PagePlan, PlanItem, RecordFailure, RunCtx};
@@ -380,8 +380,7 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
         warn!(tenant = %run.tenant, run = run.run_id, %reason, "roster guard tripped");
         state.args.tenant.cast(TenantMsg::RunFailed {
             run,
-            error: reason,
-            auth: false,
+            error: RunFailure::UkgData(reason),
         })?;
         return Ok(());
     }
@@ -490,11 +489,9 @@ async fn close_run(run: RunCtx, cursor: Cursor, state: &mut WriterState) -> Resu
 fn end_run_on_app_failure(state: &mut WriterState, run: RunCtx, e: ScimError) -> Result<(), ActorProcessingErr> {
     warn!(tenant = %run.tenant, run = run.run_id, error = %e, "run stopped by the app");
     state.aborted_run = Some(run.run_id);
-    let auth = matches!(e, ScimError::Unauthorized);
     state.args.tenant.cast(TenantMsg::RunFailed {
         run,
-        error: e.to_string(),
-        auth,
+        error: RunFailure::from(&e),
     })?;
     Ok(())
 }

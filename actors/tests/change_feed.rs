@@ -98,6 +98,7 @@ impl World {
                 failures: vec![],
                 excluded: vec![],
                 error: None,
+                cause: None,
                 review: None,
                 pages: 1,
                 traffic: Default::default(),

@@ -1,4 +1,4 @@
-//! Error types of the actors crate.
+//! Error types of hrsync-core, and why a run failed ([`RunFailure`]).
 //!
 //! Each error says what went wrong and, where a person can act, what to do. None of them
 //! ever carries a secret: URLs hold no credentials and response bodies are summarised, not
@@ -177,3 +177,176 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
         }
     }
 }
+
+/// Why a run failed, as a type: the one-line reason (its `Display`, the same text as the
+/// run summary's `error`), the fix the report suggests ([`RunFailure::fix`]) and whether the
+/// tenant is quarantined at once ([`RunFailure::quarantines_at_once`]). Built from the typed
+/// errors (`From<UkgError>`, `From<ScimError>`, `From<StoreError>`) or by the actor that
+/// knows the cause; never guessed from the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunFailure {
+    /// UKG refused the web service account or the Customer API Key (401).
+    UkgCredentials(String),
+    /// UKG denied the service account an endpoint (403, naming the permission).
+    UkgDenied(String),
+    /// UKG unreachable, throttling, 5xx past the retries, or unreadable answers.
+    UkgUnavailable(String),
+    /// The roster read does not hang together (short page, coverage, repeated page) or the
+    /// roster guard tripped: nothing was deactivated.
+    UkgData(String),
+    /// The app refused the SCIM bearer token (401).
+    AppToken(String),
+    /// The app unreachable, its base URL wrong (404), or 5xx/429 past the retries.
+    AppUnavailable(String),
+    /// The local store failed: full disk, I/O error, damaged database.
+    Storage(String),
+    /// The pipeline crashed `MAX_CRASHES_PER_RUN` times in the run.
+    Crashed(String),
+    /// The first-run review could not be computed.
+    Review(String),
+    /// The user file could not be written or delivered; `needs_person` when the
+    /// destination refused (SFTP credentials or host key): quarantined at once.
+    Delivery { reason: String, needs_person: bool },
+    /// Anything else (a commit the store refused, an unexpected app answer).
+    Other(String),
+}
+
+/// The kind of a [`RunFailure`], stored with the run summary (`cause`) so that the report
+/// of a stored or received summary gives the typed fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCause {
+    UkgCredentials,
+    UkgDenied,
+    UkgUnavailable,
+    UkgData,
+    AppToken,
+    AppUnavailable,
+    Storage,
+    Crashed,
+    Review,
+    Delivery,
+    Other,
+}
+
+impl FailureCause {
+    /// What a person should do about a run that failed for this cause.
+    pub fn fix(self) -> &'static str {
+        match self {
+            FailureCause::UkgCredentials => "Check the web service account user name and password and the Customer API Key (UKG: System Configuration → Security → Web Services).",
+            FailureCause::UkgDenied => "Check the service account's permissions in UKG: Company Configuration Integration, Employee Export, Personnel Integration.",
+            FailureCause::UkgUnavailable => "Check the API host URL: it must be https and reachable from the hrsync machine (e.g. https://service4.ultipro.com). If it is right, UKG is down or slow: the next run retries.",
+            FailureCause::UkgData => "UKG's roster read did not hang together or shrank beyond the roster guard, so nothing was deactivated: check UKG for a filter or permission change or a mass termination; the next run reads afresh.",
+            FailureCause::AppToken => "Check the SCIM bearer token configured for this tenant; it may have expired or been revoked in the app.",
+            FailureCause::AppUnavailable => "Check the SCIM base_url (https, reachable from the hrsync machine, the app's SCIM path); if it is right, the app is down or overloaded: the next run resumes.",
+            FailureCause::Storage => "Check the data directory (data_dir): free space there, or restore it from a backup; the next run resumes from the last committed page.",
+            FailureCause::Crashed => "The sync kept crashing in this run: check hrsync's log for the crash, and contact hrsync support with the run id if it persists.",
+            FailureCause::Review => "The first-run review could not be computed: check that UKG and the app are reachable (`hrsync check`), then run again.",
+            FailureCause::Delivery => "Check the user file's destination: the folder (exists, writable) or the SFTP host, user, key and host key.",
+            FailureCause::Other => "Check hrsync's log for the run; if it persists, contact hrsync support with the run id.",
+        }
+    }
+}
+
+impl RunFailure {
+    /// The kind of failure, stored with the run summary.
+    pub fn cause(&self) -> FailureCause {
+        match self {
+            RunFailure::UkgCredentials(_) => FailureCause::UkgCredentials,
+            RunFailure::UkgDenied(_) => FailureCause::UkgDenied,
+            RunFailure::UkgUnavailable(_) => FailureCause::UkgUnavailable,
+            RunFailure::UkgData(_) => FailureCause::UkgData,
+            RunFailure::AppToken(_) => FailureCause::AppToken,
+            RunFailure::AppUnavailable(_) => FailureCause::AppUnavailable,
+            RunFailure::Storage(_) => FailureCause::Storage,
+            RunFailure::Crashed(_) => FailureCause::Crashed,
+            RunFailure::Review(_) => FailureCause::Review,
+            RunFailure::Delivery { .. } => FailureCause::Delivery,
+            RunFailure::Other(_) => FailureCause::Other,
+        }
+    }
+
+    /// The one-line reason (also this type's `Display`).
+    pub fn reason(&self) -> &str {
+        match self {
+            RunFailure::UkgCredentials(r)
+            | RunFailure::UkgDenied(r)
+            | RunFailure::UkgUnavailable(r)
+            | RunFailure::UkgData(r)
+            | RunFailure::AppToken(r)
+            | RunFailure::AppUnavailable(r)
+            | RunFailure::Storage(r)
+            | RunFailure::Crashed(r)
+            | RunFailure::Review(r)
+            | RunFailure::Other(r) => r,
+            RunFailure::Delivery { reason, .. } => reason,
+        }
+    }
+
+    /// What a person should do.
+    pub fn fix(&self) -> &'static str {
+        self.cause().fix()
+    }
+
+    /// Whether the tenant is quarantined at once rather than after `quarantine_after`
+    /// failures in a row: retrying cannot help until a person acts (credentials, permission,
+    /// a refused destination).
+    pub fn quarantines_at_once(&self) -> bool {
+        match self {
+            RunFailure::UkgCredentials(_) | RunFailure::UkgDenied(_) | RunFailure::AppToken(_) => true,
+            RunFailure::Delivery { needs_person, .. } => *needs_person,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl From<&UkgError> for RunFailure {
+    fn from(e: &UkgError) -> Self {
+        let reason = e.to_string();
+        match e {
+            UkgError::Unauthorized { .. } => RunFailure::UkgCredentials(reason),
+            UkgError::Forbidden { .. } => RunFailure::UkgDenied(reason),
+            UkgError::Roster(_) => RunFailure::UkgData(reason),
+            UkgError::Unreachable(_)
+            | UkgError::Throttled { .. }
+            | UkgError::Status { .. }
+            | UkgError::Malformed { .. } => RunFailure::UkgUnavailable(reason),
+        }
+    }
+}
+
+impl From<&ScimError> for RunFailure {
+    fn from(e: &ScimError) -> Self {
+        let reason = e.to_string();
+        match e {
+            ScimError::Unauthorized => RunFailure::AppToken(reason),
+            ScimError::Conflict => RunFailure::Other(reason),
+            ScimError::Status { status, .. } if *status < 500 => RunFailure::Other(reason),
+            ScimError::Unreachable(_)
+            | ScimError::NotFound { .. }
+            | ScimError::Throttled { .. }
+            | ScimError::Status { .. }
+            | ScimError::Malformed { .. } => RunFailure::AppUnavailable(reason),
+        }
+    }
+}
+
+impl From<&StoreError> for RunFailure {
+    fn from(e: &StoreError) -> Self {
+        let reason = e.to_string();
+        if e.is_storage() {
+            RunFailure::Storage(reason)
+        } else {
+            RunFailure::Other(reason)
+        }
+    }
+}
+
+#[cfg(test)]
+mod run_failure_tests;

@@ -218,6 +218,10 @@ pub struct RunSummary {
     pub excluded: Vec<RecordFailure>,
     /// Why the run could not complete (one line).
     pub error: Option<String>,
+    /// The kind of that failure (`RunFailure::cause`), which gives the report its fix;
+    /// absent in summaries stored before it existed (the report then reads `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<crate::error::FailureCause>,
     /// For `AwaitingReview`: the plan waiting for approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewSummary>,

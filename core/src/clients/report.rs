@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::engine::brake::Held;
+use crate::error::FailureCause;
 use crate::model::{Outcome, RunSummary};
 
 /// An email ready to send.
@@ -16,7 +17,9 @@ pub struct Email {
     pub html: String,
 }
 
-/// The fix to suggest for an error message, by what it mentions.
+/// The fix to suggest for a record set aside, by what its reason mentions. Only for
+/// per-record failures: a failed run's fix comes from its typed cause
+/// (`RunFailure::fix`, stored as `RunSummary::cause`), never from its text.
 pub fn fix_for(reason: &str) -> &'static str {
     let r = reason.to_lowercase();
     if r.contains("credentials") || r.contains("401") && r.contains("ukg") {
@@ -84,7 +87,9 @@ pub fn run_report(s: &RunSummary, held: Option<&Held>) -> Option<Email> {
         }
     }
     if let Some(e) = &s.error {
-        let _ = writeln!(text, "The run could not complete: {e}\nWhat to do: {}\n", fix_for(e));
+        // A summary stored before causes were typed has none: its text is all there is.
+        let fix = s.cause.map_or_else(|| fix_for(e), FailureCause::fix);
+        let _ = writeln!(text, "The run could not complete: {e}\nWhat to do: {fix}\n");
     }
     let c = &s.counts;
     let _ = writeln!(
@@ -257,9 +262,37 @@ mod tests {
             excluded: Vec::new(),
             review: None,
             error: error.map(str::to_string),
+            cause: None,
             pages: 1,
             traffic: Traffic::default(),
         }
+    }
+
+    #[test]
+    fn a_failed_run_gets_the_fix_of_its_typed_cause_not_of_its_words() {
+        use crate::error::RunFailure;
+        // Words that would fool the substring matcher into the UKG-credentials fix.
+        let failure =
+            RunFailure::AppToken("the app rejected the SCIM token (401); the UKG credentials were accepted".into());
+        assert!(
+            fix_for(failure.reason()).contains("Customer API Key"),
+            "the words mislead"
+        );
+        let mut s = summary(Outcome::Failed, vec![], Some(failure.reason()));
+        s.cause = Some(failure.cause());
+        let e = run_report(&s, None).unwrap();
+        let line = format!("The run could not complete: {failure}\nWhat to do: {}", failure.fix());
+        assert!(e.text.contains(&line), "{}", e.text);
+        assert!(e.text.contains("SCIM bearer token"), "{}", e.text);
+        assert!(!e.text.contains("Customer API Key"), "{}", e.text);
+        // A summary stored before causes were typed still gets a fix, from its words.
+        s.cause = None;
+        let old = run_report(&s, None).unwrap();
+        assert!(
+            old.text.contains("What to do: Check the web service account"),
+            "{}",
+            old.text
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn summary(run_id: u64) -> RunSummary {
         excluded: Vec::new(),
         review: None,
         error: None,
+        cause: None,
         pages: 1,
         traffic: Default::default(),
     }
