@@ -39,7 +39,14 @@ pub enum NotifierMsg {
     /// A run ended: report it if it needs a person (or if it ends a failure).
     RunEnded(Box<RunSummary>),
     /// The tenant entered (`entered`) or left quarantine.
-    Quarantine { entered: bool, reason: String },
+    Quarantine {
+        /// Entered (true) or left (false).
+        entered: bool,
+        /// The last failure's one-line reason (empty when left).
+        reason: String,
+        /// The last failure's typed cause, which gives the email its fix.
+        cause: Option<crate::error::FailureCause>,
+    },
     /// A first-run review is ready: ask the contact to approve it. `signature` names this
     /// plan (it is mailed once).
     Review { email: Box<Email>, signature: String },
@@ -113,8 +120,8 @@ impl Actor for Notifier {
         let now = Utc::now();
         match msg {
             NotifierMsg::RunEnded(summary) => on_run_ended(state, &summary, now)?,
-            NotifierMsg::Quarantine { entered, reason } => {
-                let email = quarantine_report(&state.args.tenant, entered, &reason);
+            NotifierMsg::Quarantine { entered, reason, cause } => {
+                let email = quarantine_report(&state.args.tenant, entered, &reason, cause);
                 let sig = format!("quarantine-{entered}-{}", crate::report::signature_of_text(&reason));
                 enqueue(state, email, sig, now)?;
             }

@@ -140,6 +140,7 @@ pub(crate) async fn finish_run(
         let _ = n.cast(NotifierMsg::Quarantine {
             entered,
             reason: quarantine_reason,
+            cause: error.as_ref().map(RunFailure::cause),
         });
     }
     let res = &state.args.resources;

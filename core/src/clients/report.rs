@@ -210,13 +210,15 @@ pub fn recovery_report(s: &RunSummary) -> Email {
 }
 
 /// The email saying a tenant entered (or left) quarantine.
-pub fn quarantine_report(tenant: &str, entered: bool, reason: &str) -> Email {
+/// The quarantine email; `cause`, the last failure's typed cause, gives the fix (a reason
+/// without one falls back to its words).
+pub fn quarantine_report(tenant: &str, entered: bool, reason: &str, cause: Option<FailureCause>) -> Email {
     let (subject, text) = if entered {
         (
             format!("[hrsync] {tenant}: sync quarantined"),
             format!(
                 "Tenant: {tenant}\n\nThe sync keeps failing, so it is quarantined: it now retries after 6 h, then 12 h, then every 24 h, until a run succeeds.\nLast failure: {reason}\nWhat to do: {}\nOnce fixed, run `hrsync sync --config FILE --tenant {tenant} --force` (while `hrsync run` is up: POST /tenants/{tenant}/sync with {{\"force\": true}}), or wait for the next attempt.\n",
-                fix_for(reason)
+                cause.map_or_else(|| fix_for(reason), FailureCause::fix)
             ),
         )
     } else {
@@ -293,6 +295,34 @@ mod tests {
             "{}",
             old.text
         );
+    }
+
+    #[test]
+    fn a_summary_stored_before_causes_reads_without_one() {
+        let mut s = summary(Outcome::Failed, vec![], Some("UKG Pro API unreachable: timeout"));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("\"cause\""), "{json}");
+        assert_eq!(serde_json::from_str::<RunSummary>(&json).unwrap().cause, None);
+        s.cause = Some(FailureCause::UkgUnavailable);
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("\"cause\":\"ukg_unavailable\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<RunSummary>(&json).unwrap().cause,
+            Some(FailureCause::UkgUnavailable)
+        );
+    }
+
+    #[test]
+    fn the_quarantine_email_gets_the_fix_of_the_typed_cause() {
+        let reason = "the app rejected the SCIM token (401); the UKG credentials were accepted";
+        let e = quarantine_report("acme", true, reason, Some(FailureCause::AppToken));
+        assert!(
+            e.text
+                .contains(&format!("What to do: {}", FailureCause::AppToken.fix())),
+            "{}",
+            e.text
+        );
+        assert!(!e.text.contains("Customer API Key"), "{}", e.text);
     }
 
     #[test]
