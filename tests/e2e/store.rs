@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use crate::harness::{free_port, ukg_sim, Run, ScimServer, Setup, Smtp, TenantConf};
 use crate::proxy::KillProxy;
 use crate::service::{outcome, Service};
+use hrsync_sim::{SampleData, UkgSim};
 
 fn data_dir(setup: &Setup) -> std::path::PathBuf {
     setup.dir.path().join("data")
@@ -135,16 +136,7 @@ async fn a_failed_run_reports_what_it_committed() {
     };
     let setup = Setup::new(&[&tenant]);
     setup.sync(id).await.assert_ok();
-    let active: Vec<String> = data
-        .employees
-        .iter()
-        .filter(|e| e.status != "T")
-        .map(|e| e.employee_id.clone())
-        .collect();
-    for e in &active {
-        assert!(ukg.update(e, |x| x.job_title =
-            Some(format!("Senior {}", x.job_title.clone().unwrap_or_default()))));
-    }
+    let active = retitle_active(&ukg, &data, "Senior");
 
     // Pages of 10: the updates of pages 1 and 2 and a few of page 3 go through.
     let first = proxy.request_count();
@@ -254,16 +246,7 @@ async fn a_full_disk_fails_the_run_mails_the_contact_and_recovers() {
     };
     let service = Service::start(&setup, &[("HRSYNC_ADMIN_TOKEN", "admin-f")]);
     service.wait_status(|v| outcome(v, id) == Some("ok")).await;
-    let active: Vec<String> = data
-        .employees
-        .iter()
-        .filter(|e| e.status != "T")
-        .map(|e| e.employee_id.clone())
-        .collect();
-    for e in &active {
-        assert!(ukg.update(e, |x| x.job_title =
-            Some(format!("Chief {}", x.job_title.clone().unwrap_or_default()))));
-    }
+    let active = retitle_active(&ukg, &data, "Chief");
     let client = reqwest::Client::new();
     let sync = || {
         client
@@ -339,4 +322,20 @@ async fn a_full_disk_fails_the_run_mails_the_contact_and_recovers() {
         line.contains("storage: ") && !line.contains("another hrsync process"),
         "{full:?}"
     );
+}
+
+/// Prefixes the job title of every employee not terminated in `data` with `prefix` at the
+/// simulator; their ids.
+fn retitle_active(ukg: &UkgSim, data: &SampleData, prefix: &str) -> Vec<String> {
+    let active: Vec<String> = data
+        .employees
+        .iter()
+        .filter(|e| e.status != "T")
+        .map(|e| e.employee_id.clone())
+        .collect();
+    for e in &active {
+        assert!(ukg.update(e, |x| x.job_title =
+            Some(format!("{prefix} {}", x.job_title.clone().unwrap_or_default()))));
+    }
+    active
 }
